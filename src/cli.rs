@@ -1,0 +1,487 @@
+//! The command line: parsing, logging, output and exit codes. The work is done by the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::project::Project;
+use crate::config::rules::Severity;
+use crate::error::DqError;
+use crate::report::{self, Format};
+use crate::rules::{Placement, REGISTRY};
+use crate::run::Context;
+
+const EXAMPLES: &str = "\
+Examples:
+  dq validate                         validate every layer of the default environment
+  dq validate --layer gold            only gold
+  dq validate -d silver.orders        one dataset
+  dq validate --format json -o -      the versioned JSON report on stdout
+  dq validate --env ci --format junit --output dq-junit.xml
+  dq lint                             check rules against real schemas, scan nothing
+  dq plan --layer silver              the SQL each check compiles to
+  dq explain pattern                  parameters and examples of a rule kind
+
+Exit codes: 0 passed · 1 a check failed · 2 usage, rules or config error (nothing scanned)
+            3 runtime error (storage, corrupt file); the report keeps every check that ran";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dq",
+    version,
+    about = "Is this lake fit for production? Checks bronze/silver/gold Parquet datasets against YAML rules.",
+    long_about = "dq checks a medallion lake (bronze, silver and gold Parquet datasets on local disk or \
+object storage) against declarative YAML rules. Each dataset's checks compile to one fused \
+Apache DataFusion scan; the answer is a report and an exit code.\n\nProject files: dq.yaml \
+(environments) and rules/*.yaml (one layer per file), found in the current directory or a parent.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to dq.yaml (default: found in the current directory or its parents).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Environment from dq.yaml (default: its `default_env`).
+    #[arg(long, short = 'e', global = true, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Log lines on stderr as text or JSON (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the checks and report (all layers unless --layer / --dataset).
+    Validate(ValidateArgs),
+    /// Parse and type-check every rule against the datasets' schemas, without scanning data.
+    Lint(SelectArgs),
+    /// Print the SQL each check compiles to, grouped by the scan that answers it.
+    Plan(SelectArgs),
+    /// List the rule kinds.
+    Rules {
+        /// Print the full documentation of every kind as Markdown (docs/RULES.md).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Explain one rule kind: what it checks, its parameters, an example.
+    Explain {
+        /// A rule kind, e.g. `pattern`.
+        kind: String,
+    },
+    /// Write the deterministic sample lake (or a larger one for benchmarks).
+    SampleLake {
+        /// Output directory.
+        #[arg(long, default_value = "sample-data")]
+        out: PathBuf,
+        /// Silver orders to generate (customers are a tenth of it).
+        #[arg(long, default_value_t = 5000)]
+        rows: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Only datasets of this layer (repeatable).
+    #[arg(long = "layer", short = 'l', value_name = "LAYER")]
+    pub layers: Vec<String>,
+    /// Only this dataset, `layer.name` or `name` (repeatable).
+    #[arg(long = "dataset", short = 'd', value_name = "DATASET")]
+    pub datasets: Vec<String>,
+    /// Evaluation instant for freshness and time-relative scopes (default: the environment's
+    /// `as_of`, else now). RFC 3339 or a date.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Report format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE (written atomically), or `-` for stdout (default).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<String>,
+    /// Which severity makes the run fail (exit 1).
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// Example failing rows kept per failed check (default 5; 0 for none).
+    #[arg(long, value_name = "N")]
+    pub sample_failures: Option<usize>,
+    /// Engine memory limit, e.g. 512MB; beyond it sorts and aggregations spill to disk.
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Colour in the text report.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warn,
+}
+
+fn init_logging(global: &GlobalArgs) {
+    let level = if global.quiet {
+        "error"
+    } else {
+        match global.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DQ_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("dq={level},warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match global.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_target(false).try_init(),
+    };
+}
+
+/// Parses the command line, runs the command, and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.exit_code();
+            tracing::error!(exit_code = code, "{e}");
+            if !matches!(e, DqError::Config(_)) || std::io::stderr().is_terminal() || true {
+                eprintln!("{}", render_error(&e));
+            }
+            code
+        }
+    }
+}
+
+fn render_error(e: &DqError) -> String {
+    match e {
+        DqError::Config(_) => e.to_string(),
+        other => format!("error: {other}"),
+    }
+}
+
+fn load_project(global: &GlobalArgs) -> Result<Project, DqError> {
+    match &global.config {
+        Some(path) => Project::load(path),
+        None => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| DqError::Usage(format!("current directory: {e}")))?;
+            Project::discover(&cwd)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, DqError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DqError::Runtime(format!("cannot start the runtime: {e}")))
+}
+
+fn run(cli: Cli) -> Result<i32, DqError> {
+    match cli.command {
+        Command::Rules { markdown } => {
+            print!(
+                "{}",
+                if markdown {
+                    rules_markdown()
+                } else {
+                    rules_table()
+                }
+            );
+            Ok(0)
+        }
+        Command::Explain { kind } => {
+            let Some(k) = crate::rules::kind(&kind) else {
+                let names: Vec<&str> = REGISTRY.iter().map(|k| k.name).collect();
+                let hint = crate::error::closest(&kind, names.iter().copied())
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                return Err(DqError::Usage(format!(
+                    "unknown rule kind `{kind}`; {hint}kinds: {}",
+                    names.join(", ")
+                )));
+            };
+            println!("{}\n\n{}", k.name, k.doc());
+            Ok(0)
+        }
+        Command::SampleLake { out, rows, seed } => {
+            let started = std::time::Instant::now();
+            let g = crate::sample::generate(&out, rows, seed).map_err(DqError::Runtime)?;
+            if !cli.global.quiet {
+                eprintln!(
+                    "wrote {} orders, {} customers: {} files, {} under {} in {:.1} s",
+                    g.orders,
+                    g.customers,
+                    g.files,
+                    report::text::human_bytes(g.bytes),
+                    out.display(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Ok(0)
+        }
+        Command::Validate(args) => validate(&cli.global, args),
+        Command::Lint(select) => lint(&cli.global, select),
+        Command::Plan(select) => plan(&cli.global, select),
+    }
+}
+
+fn context(global: &GlobalArgs, select: &SelectArgs) -> Result<Context, DqError> {
+    let project = load_project(global)?;
+    let mut cx = Context::load(project, global.env.as_deref(), select.as_of.as_deref())?;
+    cx.options.layers = select.layers.clone();
+    cx.options.datasets = select.datasets.clone();
+    Ok(cx)
+}
+
+fn validate(global: &GlobalArgs, args: ValidateArgs) -> Result<i32, DqError> {
+    let mut cx = context(global, &args.select)?;
+    if let Some(n) = args.sample_failures {
+        cx.options.sample_failures = n;
+    }
+    if let Some(limit) = &args.memory_limit {
+        cx.options.memory_limit = Some(crate::run::parse_size(limit).map_err(DqError::Usage)?);
+    }
+    if let Some(f) = args.fail_on {
+        cx.fail_on = match f {
+            FailOn::Error => Severity::Error,
+            FailOn::Warn => Severity::Warn,
+        };
+    }
+    let mut command = String::from("validate");
+    for l in &args.select.layers {
+        command.push_str(&format!(" --layer {l}"));
+    }
+    for d in &args.select.datasets {
+        command.push_str(&format!(" --dataset {d}"));
+    }
+    let report = runtime()?.block_on(cx.validate(&command))?;
+    let to_stdout = args.output.as_deref().is_none_or(|o| o == "-");
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            to_stdout && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let rendered = report::render(&report, args.format, color);
+    match args.output.as_deref() {
+        None | Some("-") => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(rendered.as_bytes());
+            let _ = out.flush();
+        }
+        Some(path) => {
+            write_atomically(Path::new(path), rendered.as_bytes())
+                .map_err(|e| DqError::Runtime(format!("cannot write {path}: {e}")))?;
+            if !global.quiet {
+                let s = &report.summary;
+                eprintln!(
+                    "{} checks: {} passed, {} warnings, {} failed, {} errors — report written to {path}",
+                    s.total, s.passed, s.warned, s.failed, s.errored
+                );
+            }
+        }
+    }
+    Ok(report.exit_code)
+}
+
+/// Writes through a temporary file and a rename, so readers never see half a report.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn lint(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
+    let cx = context(global, &select)?;
+    let rt = runtime()?;
+    let prepared = rt.block_on(async {
+        let session = cx.session()?;
+        cx.prepare(&session).await
+    })?;
+    let mut code = 0;
+    for d in &prepared.failed_datasets {
+        eprintln!(
+            "error: dataset {}: {}",
+            d.id,
+            d.error.clone().unwrap_or_default()
+        );
+        code = 3;
+    }
+    let checked: usize = prepared
+        .datasets
+        .iter()
+        .map(|d| d.checks.len())
+        .sum::<usize>()
+        + prepared.reconciliations.len();
+    if !global.quiet {
+        println!(
+            "{} checks in {} datasets compile against their schemas ({} rule files){}",
+            checked,
+            prepared.datasets.iter().filter(|d| d.reported).count(),
+            cx.rules.files.len(),
+            if code == 0 {
+                ""
+            } else {
+                "; some datasets could not be read"
+            }
+        );
+    }
+    Ok(code)
+}
+
+fn plan(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
+    let cx = context(global, &select)?;
+    let rt = runtime()?;
+    let prepared = rt.block_on(async {
+        let session = cx.session()?;
+        cx.prepare(&session).await
+    })?;
+    let mut out = String::new();
+    for d in &prepared.datasets {
+        let fused_checks = d.checks.iter().filter(|c| !c.slots.is_empty()).count();
+        let own: Vec<_> = d
+            .checks
+            .iter()
+            .filter(|c| c.compiled.query.is_some())
+            .collect();
+        out.push_str(&format!(
+            "-- {} · {} · {} file(s)\n-- fused scan: {} aggregate(s) answer {} check(s){}; {} check(s) with a query of their own\n",
+            d.qualified,
+            d.facts.url,
+            d.facts.files,
+            d.fused.aggregate_count(),
+            fused_checks,
+            if d.reported { "" } else { " (read for reconciliations)" },
+            own.len()
+        ));
+        if !d.fused.is_empty() {
+            if let Ok(p) = d.fused.aggregate_plan(&d.scoped) {
+                out.push_str(&format!("{};\n", crate::engine::sql_of(&p)));
+            }
+        }
+        for c in &own {
+            if let Some(q) = &c.compiled.query {
+                out.push_str(&format!(
+                    "-- {}\n{};\n",
+                    c.meta.name,
+                    crate::engine::sql_of(q)
+                ));
+            }
+        }
+        let meta: Vec<&str> = d
+            .checks
+            .iter()
+            .filter(|c| c.slots.is_empty() && c.compiled.query.is_none())
+            .map(|c| c.meta.name.as_str())
+            .collect();
+        if !meta.is_empty() {
+            out.push_str(&format!(
+                "-- no scan (schema / listing): {}\n",
+                meta.join(", ")
+            ));
+        }
+        out.push('\n');
+    }
+    for r in &prepared.reconciliations {
+        out.push_str(&format!(
+            "-- reconciliation {}: {} vs {} (answered by the fused scans above)\n",
+            r.meta.name, r.left.0, r.right.0
+        ));
+    }
+    for d in &prepared.failed_datasets {
+        out.push_str(&format!(
+            "-- {}: cannot be read: {}\n",
+            d.id,
+            d.error.clone().unwrap_or_default()
+        ));
+    }
+    print!("{out}");
+    Ok(if prepared.failed_datasets.is_empty() {
+        0
+    } else {
+        3
+    })
+}
+
+fn rules_table() -> String {
+    let mut out = String::from("Rule kinds (dq explain KIND for parameters and examples):\n\n");
+    for k in REGISTRY {
+        let marker = match (k.placement, k.row_level) {
+            (Placement::Reconciliation, _) => "across datasets",
+            (_, true) => "row-level",
+            _ => "aggregate",
+        };
+        out.push_str(&format!(
+            "  {:<16} {:<16} {}\n",
+            k.name,
+            marker,
+            k.summary()
+        ));
+    }
+    out.push_str(
+        "\nEvery check accepts: name, severity (error|warn), where, description; row-level checks\nalso max_failed and max_failed_fraction (default: no failing row allowed).\n",
+    );
+    out
+}
+
+/// The rule catalogue as Markdown; `docs/RULES.md` is this output.
+pub fn rules_markdown() -> String {
+    let mut out = String::from(
+        "# Rule kinds\n\nGenerated by `dq rules --markdown` from the rule modules' own documentation.\n\n\
+Every check accepts `name`, `severity` (`error` | `warn`), `where` (a SQL filter for this check only)\n\
+and `description`; row-level checks also accept `max_failed` and `max_failed_fraction`\n\
+(default: no failing row allowed).\n\n",
+    );
+    for k in REGISTRY {
+        out.push_str(&format!("## {}\n\n{}\n\n", k.name, k.doc()));
+    }
+    out
+}

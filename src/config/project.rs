@@ -1,0 +1,207 @@
+//! `dq.yaml`: environments, defaults, and where the rules live.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::config::yaml;
+use crate::error::{Diagnostic, DqError, Result, closest};
+
+pub const PROJECT_FILE: &str = "dq.yaml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    /// The environment used when `--env` is not given.
+    pub default_env: Option<String>,
+    /// Directory holding the rule files, relative to dq.yaml (default `rules`).
+    #[serde(default = "default_rules_dir")]
+    pub rules_dir: String,
+    pub environments: BTreeMap<String, Environment>,
+    #[serde(default)]
+    pub defaults: Defaults,
+}
+
+fn default_rules_dir() -> String {
+    "rules".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Lake root: a local path (relative to dq.yaml) or a URL (`file://`, `memory://`, `s3://`, …).
+    pub lake: String,
+    /// Evaluation instant for freshness and time-relative scopes (RFC 3339 or a date);
+    /// a committed sample lake sets it so its results stay reproducible.
+    pub as_of: Option<String>,
+    pub description: Option<String>,
+    /// Kafka connection settings for stream checks.
+    pub kafka: Option<KafkaSettings>,
+    /// Object-store options (region, endpoint, …) passed to the store of the lake.
+    #[serde(default)]
+    pub storage: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    pub brokers: String,
+    pub client_id: Option<String>,
+    /// Upper bound for every broker call, e.g. `5s`.
+    pub timeout: Option<String>,
+    /// Extra librdkafka properties (security.protocol, sasl.*, …).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Example failing rows kept per failed check.
+    pub sample_failures: Option<usize>,
+    /// `error` (default) or `warn`: which severity makes the run fail.
+    pub fail_on: Option<String>,
+    /// Memory limit for the engine, e.g. `2GB`; beyond it operators spill to disk.
+    pub memory_limit: Option<String>,
+}
+
+/// A loaded project: the parsed dq.yaml and the directory it lives in.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub file: PathBuf,
+    pub config: ProjectFile,
+}
+
+impl Project {
+    /// Finds dq.yaml in `start` or its parents, as cargo finds Cargo.toml.
+    pub fn discover(start: &Path) -> Result<Project> {
+        let mut dir = Some(start);
+        while let Some(d) = dir {
+            let candidate = d.join(PROJECT_FILE);
+            if candidate.is_file() {
+                return Project::load(&candidate);
+            }
+            dir = d.parent();
+        }
+        Err(DqError::Usage(format!(
+            "no {PROJECT_FILE} found in {} or any parent directory (use --config PATH)",
+            start.display()
+        )))
+    }
+
+    pub fn load(file: &Path) -> Result<Project> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| DqError::Usage(format!("cannot read config {}: {e}", file.display())))?;
+        let config: ProjectFile = yaml::parse(file, &text).map_err(|d| DqError::Config(vec![d]))?;
+        let root = file
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let project = Project {
+            root,
+            file: file.to_path_buf(),
+            config,
+        };
+        project.check(&text)?;
+        Ok(project)
+    }
+
+    fn check(&self, text: &str) -> Result<()> {
+        let mut problems = Vec::new();
+        if self.config.environments.is_empty() {
+            problems.push(Diagnostic::new(&self.file, 0, 0, "no environments defined"));
+        }
+        if let Some(default) = &self.config.default_env {
+            if !self.config.environments.contains_key(default) {
+                let (line, col) = yaml::locate_key(text, 1, "default_env").unwrap_or((0, 0));
+                problems.push(
+                    Diagnostic::new(
+                        &self.file,
+                        line,
+                        col,
+                        format!("default_env `{default}` is not among the environments"),
+                    )
+                    .with_help(self.env_help(default)),
+                );
+            }
+        }
+        if let Some(fail_on) = &self.config.defaults.fail_on {
+            if fail_on != "error" && fail_on != "warn" {
+                let (line, col) = yaml::locate_key(text, 1, "fail_on").unwrap_or((0, 0));
+                problems.push(Diagnostic::new(
+                    &self.file,
+                    line,
+                    col,
+                    format!("fail_on must be `error` or `warn`, not `{fail_on}`"),
+                ));
+            }
+        }
+        for (name, env) in &self.config.environments {
+            if let Some(as_of) = &env.as_of {
+                if let Err(e) = crate::time::parse_instant(as_of) {
+                    let (line, col) = yaml::locate_key(text, 1, "as_of").unwrap_or((0, 0));
+                    problems.push(Diagnostic::new(
+                        &self.file,
+                        line,
+                        col,
+                        format!("environment `{name}`: {e}"),
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(DqError::Config(problems))
+        }
+    }
+
+    fn env_help(&self, given: &str) -> Option<String> {
+        let names: Vec<&str> = self
+            .config
+            .environments
+            .keys()
+            .map(String::as_str)
+            .collect();
+        Some(match closest(given, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? environments: {}", names.join(", ")),
+            None => format!("environments: {}", names.join(", ")),
+        })
+    }
+
+    /// The environment named `name`, or the default one.
+    pub fn environment(&self, name: Option<&str>) -> Result<(String, &Environment)> {
+        let name = match name.or(self.config.default_env.as_deref()) {
+            Some(n) => n.to_string(),
+            None if self.config.environments.len() == 1 => self
+                .config
+                .environments
+                .keys()
+                .next()
+                .cloned()
+                .unwrap_or_default(),
+            None => {
+                return Err(DqError::Usage(format!(
+                    "several environments and no default_env in {}: pass --env",
+                    self.file.display()
+                )));
+            }
+        };
+        match self.config.environments.get(&name) {
+            Some(env) => Ok((name, env)),
+            None => Err(DqError::Usage(format!(
+                "unknown environment `{name}`{}",
+                self.env_help(&name)
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default()
+            ))),
+        }
+    }
+
+    pub fn rules_dir(&self) -> PathBuf {
+        self.root.join(&self.config.rules_dir)
+    }
+}

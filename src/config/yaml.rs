@@ -1,0 +1,138 @@
+//! YAML parsing with positions: every error becomes a [`Diagnostic`] at file:line:column.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::Spanned;
+
+use crate::error::{Diagnostic, closest};
+
+/// Parses a whole YAML document into `T`, or returns the first problem with its position.
+pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Diagnostic> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        let message = strip_position(&first_line(&e.without_snippet().to_string()));
+        let (message, help) = explain_serde_message(&message, &[]);
+        Diagnostic::new(file, line, column, message).with_help(help)
+    })
+}
+
+/// Drops a trailing " at line N, column M": dq prints the position itself.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains("column") => message[..i].to_string(),
+        _ => message.to_string(),
+    }
+}
+
+/// serde-saphyr's plain message starts with "error: line X column Y: ..." in some renderings;
+/// keep only the human part.
+fn first_line(rendered: &str) -> String {
+    let line = rendered.lines().next().unwrap_or("").trim();
+    let line = line.strip_prefix("error:").unwrap_or(line).trim();
+    // Drop a leading "line N column M:" that would repeat the position we print ourselves.
+    if let Some(rest) = line.strip_prefix("line ") {
+        if let Some(idx) = rest.find(": ") {
+            let head = &rest[..idx];
+            if head
+                .split_whitespace()
+                .all(|w| w == "column" || w.chars().all(|c| c.is_ascii_digit()))
+            {
+                return rest[idx + 2..].to_string();
+            }
+        }
+    }
+    line.to_string()
+}
+
+/// Turns serde's "unknown field `x`, expected one of `a`, `b`" into a message plus a
+/// "did you mean" help when a valid name is close. `extra` adds names serde does not list.
+pub fn explain_serde_message(message: &str, extra: &[&str]) -> (String, Option<String>) {
+    for prefix in ["unknown field `", "unknown variant `"] {
+        if let Some(start) = message.find(prefix) {
+            let rest = &message[start + prefix.len()..];
+            let Some(end) = rest.find('`') else { break };
+            let given = &rest[..end];
+            let mut valid: Vec<&str> = match rest
+                .find("expected one of ")
+                .or_else(|| rest.find("expected "))
+            {
+                Some(i) => {
+                    let list = &rest[i..];
+                    let list = list
+                        .strip_prefix("expected one of ")
+                        .or_else(|| list.strip_prefix("expected "))
+                        .unwrap_or(list);
+                    list.split(", ")
+                        .map(|v| v.trim().trim_matches(|c| c == '`' || c == '"'))
+                        .filter(|v| !v.is_empty())
+                        .collect()
+                }
+                None => vec![],
+            };
+            valid.extend_from_slice(extra);
+            let what = if prefix.contains("field") {
+                "field"
+            } else {
+                "value"
+            };
+            let help = match closest(given, valid.iter().copied()) {
+                Some(s) => Some(format!("did you mean `{s}`? valid: {}", valid.join(", "))),
+                None if !valid.is_empty() => Some(format!("valid: {}", valid.join(", "))),
+                None => None,
+            };
+            return (format!("unknown {what} `{given}`"), help);
+        }
+    }
+    (message.to_string(), None)
+}
+
+/// The 1-based line and column of a spanned YAML node.
+pub fn position<T>(s: &Spanned<T>) -> (u64, u64) {
+    (s.referenced.line(), s.referenced.column())
+}
+
+/// Finds `key:` in the source at or after `from_line`, to point an error at the offending key
+/// inside a node we only know the start of.
+pub fn locate_key(text: &str, from_line: u64, key: &str) -> Option<(u64, u64)> {
+    for (idx, line) in text
+        .lines()
+        .enumerate()
+        .skip(from_line.saturating_sub(1) as usize)
+    {
+        let mut search = 0;
+        while let Some(found) = line[search..].find(key) {
+            let col = search + found;
+            let before = line[..col].chars().last();
+            let after = line[col + key.len()..].trim_start().chars().next();
+            let boundary = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if boundary && after == Some(':') {
+                return Some((idx as u64 + 1, col as u64 + 1));
+            }
+            search = col + key.len();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_field_gets_a_suggestion() {
+        let (m, h) =
+            explain_serde_message("unknown field `mni`, expected one of `min`, `max`", &[]);
+        assert_eq!(m, "unknown field `mni`");
+        assert!(h.unwrap().contains("did you mean `min`"));
+    }
+
+    #[test]
+    fn locate_key_finds_whole_keys() {
+        let text = "a:\n  - x_min: 1\n    min: 2\n";
+        assert_eq!(locate_key(text, 1, "min"), Some((3, 5)));
+    }
+}

@@ -1,0 +1,918 @@
+//! The engine: resolves datasets, compiles every check into DataFusion plans (one fused
+//! scan per dataset plus the few grouped passes and joins that need their own query), runs
+//! them, and judges the results.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use datafusion::common::TableReference;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, and};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::unparser::plan_to_sql;
+
+use crate::config::rules::{CheckSpec, DatasetSpec, Located, RuleSet, Severity};
+use crate::error::{Diagnostic, DqError};
+use crate::report::{CheckResult, DatasetResult, Status};
+use crate::rules::reconciliation::Tolerance;
+use crate::rules::{CompileContext, Compiled, FailingRows, Observed, Outcome};
+
+pub mod dataset;
+pub mod fused;
+pub mod sqlexpr;
+pub mod store;
+pub mod values;
+
+use dataset::DatasetFacts;
+use fused::FusedScan;
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub project_root: PathBuf,
+    pub lake: String,
+    pub storage: BTreeMap<String, String>,
+    pub layers: Vec<String>,
+    pub datasets: Vec<String>,
+    pub as_of: DateTime<Utc>,
+    pub sample_failures: usize,
+    pub memory_limit: Option<usize>,
+}
+
+/// A DataFusion error without the engine's internal prefixes.
+pub fn clean_error(e: &datafusion::error::DataFusionError) -> String {
+    let mut text = e.to_string();
+    for prefix in [
+        "Error during planning: ",
+        "Schema error: ",
+        "External error: ",
+        "Execution error: ",
+        "Arrow error: ",
+        "Parquet error: ",
+        "Object Store error: ",
+        "SQL error: ",
+    ] {
+        while let Some(rest) = text.strip_prefix(prefix) {
+            text = rest.to_string();
+        }
+    }
+    text
+}
+
+pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, DqError> {
+    let config = SessionConfig::new()
+        .with_information_schema(false)
+        .with_batch_size(8192);
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+    }
+    let runtime = runtime
+        .build_arc()
+        .map_err(|e| DqError::Runtime(e.to_string()))?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// Identity and documentation of a check, carried into its result.
+#[derive(Debug, Clone)]
+pub struct CheckMeta {
+    pub id: String,
+    pub layer: String,
+    pub dataset: Option<String>,
+    pub name: String,
+    pub kind: String,
+    pub severity: Severity,
+    pub description: Option<String>,
+    pub source: String,
+}
+
+impl CheckMeta {
+    fn of(spec: &CheckSpec, d: &DatasetSpec) -> CheckMeta {
+        CheckMeta {
+            id: format!("{}.{}.{}", d.layer, d.name, spec.name),
+            layer: d.layer.clone(),
+            dataset: Some(d.qualified()),
+            name: spec.name.clone(),
+            kind: spec.kind.name.to_string(),
+            severity: spec.severity,
+            description: spec.description.clone(),
+            source: source_of(&spec.at),
+        }
+    }
+
+    fn error(&self, message: String, sql: String) -> CheckResult {
+        self.result(Status::Error, None, Some(message), sql, 0)
+    }
+
+    fn result(
+        &self,
+        status: Status,
+        outcome: Option<&Outcome>,
+        message: Option<String>,
+        sql: String,
+        ms: u64,
+    ) -> CheckResult {
+        let failed_fraction = outcome.and_then(|o| match (o.failed_rows, o.rows_checked) {
+            (Some(f), Some(n)) => Some(crate::rules::fraction(f, n)),
+            _ => None,
+        });
+        CheckResult {
+            id: self.id.clone(),
+            layer: self.layer.clone(),
+            dataset: self.dataset.clone(),
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            severity: self.severity,
+            status,
+            observed: outcome.map(|o| o.observed.clone()).unwrap_or_default(),
+            threshold: outcome.map(|o| o.threshold.clone()).unwrap_or_default(),
+            failed_rows: outcome.and_then(|o| o.failed_rows),
+            rows_checked: outcome.and_then(|o| o.rows_checked),
+            failed_fraction,
+            message: message.or_else(|| outcome.and_then(|o| o.message.clone())),
+            description: self.description.clone(),
+            sample_failures: vec![],
+            sql,
+            duration_ms: ms,
+            source: self.source.clone(),
+        }
+    }
+}
+
+fn source_of(at: &Located) -> String {
+    format!("{}:{}:{}", at.file.display(), at.line, at.column)
+}
+
+/// A compiled check, ready to run.
+pub struct PreparedCheck {
+    pub meta: CheckMeta,
+    pub compiled: Compiled,
+    /// Output columns of the fused scan holding this check's measures.
+    pub slots: Vec<usize>,
+    pub filter: Option<Expr>,
+    pub sql: String,
+}
+
+pub struct PreparedDataset {
+    pub qualified: String,
+    pub layer: String,
+    pub name: String,
+    pub facts: DatasetFacts,
+    pub scoped: LogicalPlan,
+    pub fused: FusedScan,
+    /// Slot of the rows-in-scope count in the fused scan.
+    pub rows_slot: Option<usize>,
+    pub checks: Vec<PreparedCheck>,
+    /// False when the dataset is only read for another dataset's reconciliation.
+    pub reported: bool,
+}
+
+pub struct PreparedReconciliation {
+    pub meta: CheckMeta,
+    pub left: (String, usize),
+    pub right: (String, usize),
+    pub tolerance: Tolerance,
+    pub sql: String,
+}
+
+/// Everything compiled, nothing scanned yet.
+pub struct Prepared {
+    pub datasets: Vec<PreparedDataset>,
+    pub reconciliations: Vec<PreparedReconciliation>,
+    /// Checks that cannot run because their dataset could not be read.
+    pub errored: Vec<CheckResult>,
+    pub failed_datasets: Vec<DatasetResult>,
+    pub as_of: DateTime<Utc>,
+    pub sample_failures: usize,
+}
+
+impl Prepared {
+    pub fn check_count(&self) -> usize {
+        self.datasets.iter().map(|d| d.checks.len()).sum::<usize>()
+            + self.reconciliations.len()
+            + self.errored.len()
+    }
+}
+
+fn df_err(e: datafusion::error::DataFusionError) -> String {
+    clean_error(&e)
+}
+
+/// SQL text for a plan, falling back to the plan's own display if it cannot be unparsed.
+pub fn sql_of(plan: &LogicalPlan) -> String {
+    match plan_to_sql(plan) {
+        Ok(stmt) => stmt.to_string(),
+        Err(_) => plan.display_indent().to_string(),
+    }
+}
+
+/// Which datasets and reconciliations a run covers.
+fn select<'a>(
+    rules: &'a RuleSet,
+    options: &RunOptions,
+) -> Result<(Vec<&'a DatasetSpec>, Vec<usize>), DqError> {
+    for layer in &options.layers {
+        if !rules.layers.contains(layer) {
+            let hint = crate::error::closest(layer, rules.layers.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`? "))
+                .unwrap_or_default();
+            return Err(DqError::Usage(format!(
+                "unknown layer `{layer}`; {hint}layers: {}",
+                rules.layers.join(", ")
+            )));
+        }
+    }
+    let mut wanted = BTreeSet::new();
+    for name in &options.datasets {
+        let found: Vec<&DatasetSpec> = rules
+            .datasets
+            .iter()
+            .filter(|d| d.qualified() == *name || d.name == *name)
+            .collect();
+        if found.is_empty() {
+            let names: Vec<String> = rules.datasets.iter().map(|d| d.qualified()).collect();
+            let hint = crate::error::closest(name, names.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`? "))
+                .unwrap_or_default();
+            return Err(DqError::Usage(format!(
+                "unknown dataset `{name}`; {hint}datasets: {}",
+                names.join(", ")
+            )));
+        }
+        wanted.extend(found.iter().map(|d| d.qualified()));
+    }
+    let layer_ok =
+        |layer: &str| options.layers.is_empty() || options.layers.iter().any(|l| l == layer);
+    let datasets: Vec<&DatasetSpec> = rules
+        .datasets
+        .iter()
+        .filter(|d| layer_ok(&d.layer) && (wanted.is_empty() || wanted.contains(&d.qualified())))
+        .collect();
+    let reconciliations = rules
+        .reconciliations
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| layer_ok(&r.layer))
+        .filter(|(_, r)| {
+            wanted.is_empty()
+                || [&r.spec.left.dataset, &r.spec.right.dataset]
+                    .iter()
+                    .any(|d| {
+                        rules
+                            .resolve_name(d, &r.layer)
+                            .is_ok_and(|q| wanted.contains(&q))
+                    })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    Ok((datasets, reconciliations))
+}
+
+/// Resolves and compiles; returns rules errors (exit 2) before anything is scanned.
+pub async fn prepare(
+    session: &SessionContext,
+    rules: &RuleSet,
+    options: &RunOptions,
+) -> Result<Prepared, DqError> {
+    let (selected, reconciliations) = select(rules, options)?;
+    // Every dataset this run reads: the selected ones and whatever their checks reference.
+    let mut needed: BTreeSet<String> = selected.iter().map(|d| d.qualified()).collect();
+    for d in &selected {
+        for c in &d.checks {
+            for dep in c.rule.depends_on() {
+                if let Ok(q) = rules.resolve_name(&dep, &d.layer) {
+                    needed.insert(q);
+                }
+            }
+        }
+    }
+    for &i in &reconciliations {
+        let r = &rules.reconciliations[i];
+        for side in [&r.spec.left, &r.spec.right] {
+            if let Ok(q) = rules.resolve_name(&side.dataset, &r.layer) {
+                needed.insert(q);
+            }
+        }
+    }
+    let catalog = session
+        .catalog("datafusion")
+        .ok_or_else(|| DqError::Runtime("the default catalog is missing".into()))?;
+    for layer in &rules.layers {
+        if catalog.schema(layer).is_none() {
+            catalog
+                .register_schema(
+                    layer,
+                    Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
+                )
+                .map_err(|e| DqError::Runtime(e.to_string()))?;
+        }
+    }
+    // Resolve all needed datasets concurrently: listing and Parquet footers only.
+    let resolutions = futures::future::join_all(needed.iter().map(|q| async move {
+        let spec = rules.dataset(q).expect("needed datasets are declared");
+        let url = store::dataset_url(&options.project_root, &options.lake, &spec.path);
+        let result = match url {
+            Ok(url) => dataset::register(session, spec, &url, &options.storage).await,
+            Err(e) => Err(e),
+        };
+        (q.clone(), result)
+    }))
+    .await;
+    let mut facts: HashMap<String, Result<DatasetFacts, String>> =
+        resolutions.into_iter().collect();
+
+    let mut problems: Vec<Diagnostic> = Vec::new();
+    let mut prepared = Prepared {
+        datasets: vec![],
+        reconciliations: vec![],
+        errored: vec![],
+        failed_datasets: vec![],
+        as_of: options.as_of,
+        sample_failures: options.sample_failures,
+    };
+    let lookup = |reference: &str, layer: &str| -> Result<(String, LogicalPlan), String> {
+        let q = rules.resolve_name(reference, layer)?;
+        let plan = table_plan(session, &q)?;
+        Ok((q, plan))
+    };
+    let plan_sql = |sql: &str| -> Result<LogicalPlan, String> { plan_read_only_sql(session, sql) };
+
+    let mut scoped_plans: HashMap<String, LogicalPlan> = HashMap::new();
+    // Scoped plans for every resolved dataset (scope errors are rules errors).
+    for q in &needed {
+        let spec = rules.dataset(q).expect("declared");
+        if let Some(Ok(_)) = facts.get(q) {
+            match scoped_plan(session, spec, options.as_of) {
+                Ok(plan) => {
+                    scoped_plans.insert(q.clone(), plan);
+                }
+                Err(e) => problems.push(
+                    spec.at
+                        .diagnostic(format!("dataset {q}: invalid scope: {e}")),
+                ),
+            }
+        }
+    }
+
+    for spec in &selected {
+        let q = spec.qualified();
+        let dataset_facts = match facts.get(&q) {
+            Some(Ok(f)) => f.clone(),
+            Some(Err(e)) => {
+                let message = format!("dataset {q}: {e}");
+                for c in &spec.checks {
+                    prepared
+                        .errored
+                        .push(CheckMeta::of(c, spec).error(message.clone(), String::new()));
+                }
+                prepared.failed_datasets.push(DatasetResult {
+                    id: q.clone(),
+                    layer: spec.layer.clone(),
+                    name: spec.name.clone(),
+                    facts: DatasetFacts::default(),
+                    rows_in_scope: None,
+                    scan_ms: None,
+                    error: Some(e.clone()),
+                });
+                continue;
+            }
+            None => continue,
+        };
+        let Some(scoped) = scoped_plans.get(&q).cloned() else {
+            continue;
+        };
+        let schema = scoped.schema().clone();
+        let mut fused = FusedScan::default();
+        let mut checks = Vec::new();
+        for c in &spec.checks {
+            let meta = CheckMeta::of(c, spec);
+            // A check whose other dataset could not be read is a runtime error, not a rules one.
+            let broken_dep = c.rule.depends_on().into_iter().find_map(|dep| {
+                let dq = rules.resolve_name(&dep, &spec.layer).ok()?;
+                match facts.get(&dq) {
+                    Some(Err(e)) => Some(format!("dataset {dq}: {e}")),
+                    _ => None,
+                }
+            });
+            if let Some(message) = broken_dep {
+                prepared.errored.push(meta.error(message, String::new()));
+                continue;
+            }
+            let filter = match &c.filter {
+                Some(w) => match sqlexpr::parse(session, w, &schema, options.as_of) {
+                    Ok(e) => Some(e),
+                    Err(e) => {
+                        problems
+                            .push(c.at.diagnostic(format!("{}: invalid where `{w}`: {e}", c.name)));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let layer = spec.layer.clone();
+            let lookup_here = |r: &str| lookup(r, &layer);
+            let cx = CompileContext {
+                session,
+                schema: &schema,
+                dataset: &q,
+                layer: &spec.layer,
+                scoped: &scoped,
+                check_filter: filter.as_ref(),
+                as_of: options.as_of,
+                thresholds: c.thresholds,
+                lookup: &lookup_here,
+                plan_sql: &plan_sql,
+            };
+            let compiled = match c.rule.compile(&cx) {
+                Ok(compiled) => compiled,
+                Err(e) => {
+                    problems.push(c.at.diagnostic(format!("{}: {e}", c.name)));
+                    continue;
+                }
+            };
+            let mut slots = Vec::new();
+            for m in &compiled.measures {
+                match fused.add(m.clone(), filter.as_ref()) {
+                    Ok(slot) => slots.push(slot),
+                    Err(e) => problems.push(c.at.diagnostic(format!("{}: {e}", c.name))),
+                }
+            }
+            let sql = check_sql(&compiled, filter.as_ref(), &scoped);
+            checks.push(PreparedCheck {
+                meta,
+                compiled,
+                slots,
+                filter,
+                sql,
+            });
+        }
+        let rows_slot = if fused.is_empty() {
+            None
+        } else {
+            fused
+                .add(
+                    datafusion::functions_aggregate::expr_fn::count(datafusion::logical_expr::lit(
+                        1i64,
+                    )),
+                    None,
+                )
+                .ok()
+        };
+        prepared.datasets.push(PreparedDataset {
+            qualified: q.clone(),
+            layer: spec.layer.clone(),
+            name: spec.name.clone(),
+            facts: dataset_facts,
+            scoped,
+            fused,
+            rows_slot,
+            checks,
+            reported: true,
+        });
+    }
+
+    for &i in &reconciliations {
+        let r = &rules.reconciliations[i];
+        let meta = CheckMeta {
+            id: format!("{}.reconciliation.{}", r.layer, r.spec.name),
+            layer: r.layer.clone(),
+            dataset: None,
+            name: r.spec.name.clone(),
+            kind: "reconciliation".into(),
+            severity: r.spec.severity,
+            description: r.spec.description.clone(),
+            source: source_of(&r.at),
+        };
+        let mut sides = Vec::new();
+        let mut sql = Vec::new();
+        let mut failure = None;
+        for side in [&r.spec.left, &r.spec.right] {
+            let q = match rules.resolve_name(&side.dataset, &r.layer) {
+                Ok(q) => q,
+                Err(e) => {
+                    problems.push(r.at.diagnostic(e));
+                    break;
+                }
+            };
+            if let Some(Err(e)) = facts.get(&q) {
+                failure = Some(format!("dataset {q}: {e}"));
+                break;
+            }
+            let Some(scoped) = scoped_plans.get(&q).cloned() else {
+                break;
+            };
+            let position = match prepared.datasets.iter().position(|d| d.qualified == q) {
+                Some(p) => p,
+                None => {
+                    let spec = rules.dataset(&q).expect("declared");
+                    prepared.datasets.push(PreparedDataset {
+                        qualified: q.clone(),
+                        layer: spec.layer.clone(),
+                        name: spec.name.clone(),
+                        facts: facts
+                            .get(&q)
+                            .and_then(|f| f.as_ref().ok())
+                            .cloned()
+                            .unwrap_or_default(),
+                        scoped: scoped.clone(),
+                        fused: FusedScan::default(),
+                        rows_slot: None,
+                        checks: vec![],
+                        reported: false,
+                    });
+                    prepared.datasets.len() - 1
+                }
+            };
+            let schema = scoped.schema().clone();
+            let what = format!("reconciliation `{}`", r.spec.name);
+            let expr = match sqlexpr::parse(session, &side.expr, &schema, options.as_of) {
+                Ok(e) => e,
+                Err(e) => {
+                    problems.push(
+                        r.at.diagnostic(format!("{what}: invalid expr `{}`: {e}", side.expr)),
+                    );
+                    break;
+                }
+            };
+            let filter = match &side.filter {
+                Some(w) => match sqlexpr::parse(session, w, &schema, options.as_of) {
+                    Ok(e) => Some(e),
+                    Err(e) => {
+                        problems.push(r.at.diagnostic(format!("{what}: invalid where `{w}`: {e}")));
+                        break;
+                    }
+                },
+                None => None,
+            };
+            let target = &mut prepared.datasets[position];
+            match target.fused.add(expr.clone(), filter.as_ref()) {
+                Ok(slot) => {
+                    let mut one = FusedScan::default();
+                    let _ = one.add(expr, filter.as_ref());
+                    if let Ok(plan) = one.aggregate_plan(&scoped) {
+                        sql.push(sql_of(&plan));
+                    }
+                    sides.push((q.clone(), slot));
+                }
+                Err(e) => {
+                    problems.push(r.at.diagnostic(format!("{what}: {e}")));
+                    break;
+                }
+            }
+        }
+        if let Some(message) = failure {
+            prepared.errored.push(meta.error(message, String::new()));
+        } else if sides.len() == 2 {
+            let right = sides.pop().expect("two sides");
+            let left = sides.pop().expect("two sides");
+            prepared.reconciliations.push(PreparedReconciliation {
+                meta,
+                left,
+                right,
+                tolerance: r.spec.tolerance,
+                sql: sql.join(";\n"),
+            });
+        }
+    }
+    // Rows in scope for datasets only read by reconciliations.
+    for d in &mut prepared.datasets {
+        if d.rows_slot.is_none() && !d.fused.is_empty() {
+            d.rows_slot = d
+                .fused
+                .add(
+                    datafusion::functions_aggregate::expr_fn::count(datafusion::logical_expr::lit(
+                        1i64,
+                    )),
+                    None,
+                )
+                .ok();
+        }
+    }
+    facts.clear();
+    if problems.is_empty() {
+        Ok(prepared)
+    } else {
+        Err(DqError::Config(problems))
+    }
+}
+
+fn table_plan(session: &SessionContext, qualified: &str) -> Result<LogicalPlan, String> {
+    let (layer, name) = qualified.split_once('.').unwrap_or(("", qualified));
+    let reference = TableReference::partial(layer, name);
+    let provider = futures::executor::block_on(session.table_provider(reference.clone()))
+        .map_err(|e| format!("dataset {qualified} is not available: {}", clean_error(&e)))?;
+    LogicalPlanBuilder::scan(
+        reference,
+        datafusion::datasource::provider_as_source(provider),
+        None,
+    )
+    .and_then(|b| b.build())
+    .map_err(df_err)
+}
+
+fn scoped_plan(
+    session: &SessionContext,
+    spec: &DatasetSpec,
+    as_of: DateTime<Utc>,
+) -> Result<LogicalPlan, String> {
+    let plan = table_plan(session, &spec.qualified())?;
+    match &spec.scope {
+        None => Ok(plan),
+        Some(scope) => {
+            let expr = sqlexpr::parse(session, scope, plan.schema(), as_of)?;
+            LogicalPlanBuilder::from(plan)
+                .filter(expr)
+                .and_then(|b| b.build())
+                .map_err(df_err)
+        }
+    }
+}
+
+/// Plans a user's SQL query, refusing anything but a read-only query.
+fn plan_read_only_sql(session: &SessionContext, sql: &str) -> Result<LogicalPlan, String> {
+    let state = session.state();
+    let plan = futures::executor::block_on(state.create_logical_plan(sql))
+        .map_err(|e| format!("invalid query: {}", clean_error(&e)))?;
+    datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+        .verify_plan(&plan)
+        .map_err(|e| {
+            format!(
+                "invalid query: only read-only SELECT queries are allowed ({})",
+                clean_error(&e)
+            )
+        })?;
+    Ok(plan)
+}
+
+/// The SQL shown for a check: its measures as one aggregate over the scoped dataset,
+/// and its own query if it has one.
+fn check_sql(compiled: &Compiled, filter: Option<&Expr>, scoped: &LogicalPlan) -> String {
+    let mut parts = Vec::new();
+    if !compiled.measures.is_empty() {
+        let mut one = FusedScan::default();
+        for m in &compiled.measures {
+            let _ = one.add(m.clone(), filter);
+        }
+        if let Ok(plan) = one.aggregate_plan(scoped) {
+            parts.push(sql_of(&plan));
+        }
+    }
+    if let Some(q) = &compiled.query {
+        parts.push(sql_of(q));
+    }
+    if parts.is_empty() {
+        "-- no query: judged on the dataset's schema and file listing".into()
+    } else {
+        parts.join(";\n")
+    }
+}
+
+/// Executes a prepared run; datasets run concurrently. Returns results in rule order.
+pub async fn execute(
+    session: &SessionContext,
+    prepared: Prepared,
+) -> (Vec<DatasetResult>, Vec<CheckResult>) {
+    let Prepared {
+        datasets,
+        reconciliations,
+        errored,
+        failed_datasets,
+        as_of,
+        sample_failures,
+    } = prepared;
+    let runs = futures::future::join_all(
+        datasets
+            .iter()
+            .map(|d| run_dataset(session, d, as_of, sample_failures)),
+    )
+    .await;
+    let mut dataset_results = Vec::new();
+    let mut checks = Vec::new();
+    let mut fused_values: HashMap<String, Result<Vec<datafusion::common::ScalarValue>, String>> =
+        HashMap::new();
+    for (d, (result, values, check_results)) in datasets.iter().zip(runs) {
+        if d.reported {
+            dataset_results.push(result);
+        }
+        checks.extend(check_results);
+        fused_values.insert(d.qualified.clone(), values);
+    }
+    dataset_results.extend(failed_datasets);
+    checks.extend(errored);
+    for r in reconciliations {
+        let side = |(q, slot): &(String, usize)| -> Result<Option<f64>, String> {
+            match fused_values.get(q) {
+                Some(Ok(v)) => Ok(crate::rules::as_f64(v.get(*slot))),
+                Some(Err(e)) => Err(format!("dataset {q}: {e}")),
+                None => Err(format!("dataset {q} was not scanned")),
+            }
+        };
+        let result = match (side(&r.left), side(&r.right)) {
+            (Ok(l), Ok(rv)) => {
+                let outcome = crate::rules::reconciliation::judge(l, rv, r.tolerance);
+                let status = status_of(&outcome, r.meta.severity);
+                r.meta
+                    .result(status, Some(&outcome), None, r.sql.clone(), 0)
+            }
+            (Err(e), _) | (_, Err(e)) => r.meta.error(e, r.sql.clone()),
+        };
+        checks.push(result);
+    }
+    (dataset_results, checks)
+}
+
+fn status_of(outcome: &Outcome, severity: Severity) -> Status {
+    match (outcome.passed, severity) {
+        (true, _) => Status::Pass,
+        (false, Severity::Warn) => Status::Warn,
+        (false, Severity::Error) => Status::Fail,
+    }
+}
+
+async fn collect(
+    session: &SessionContext,
+    plan: LogicalPlan,
+) -> Result<Vec<datafusion::arrow::array::RecordBatch>, String> {
+    session
+        .execute_logical_plan(plan)
+        .await
+        .map_err(df_err)?
+        .collect()
+        .await
+        .map_err(df_err)
+}
+
+type DatasetRun = (
+    DatasetResult,
+    Result<Vec<datafusion::common::ScalarValue>, String>,
+    Vec<CheckResult>,
+);
+
+async fn run_dataset(
+    session: &SessionContext,
+    d: &PreparedDataset,
+    as_of: DateTime<Utc>,
+    sample_failures: usize,
+) -> DatasetRun {
+    let started = Instant::now();
+    let fused_values: Result<Vec<datafusion::common::ScalarValue>, String> = if d.fused.is_empty() {
+        Ok(vec![])
+    } else {
+        match d.fused.plan(&d.scoped) {
+            Ok(plan) => match collect(session, plan).await {
+                Ok(batches) => values::first_row(&batches).map(|r| r.unwrap_or_default()),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(df_err(e)),
+        }
+    };
+    let scan_ms = started.elapsed().as_millis() as u64;
+    let mut results = Vec::new();
+    for c in &d.checks {
+        let check_started = Instant::now();
+        let measures: Vec<datafusion::common::ScalarValue> = match &fused_values {
+            Ok(v) => c
+                .slots
+                .iter()
+                .map(|s| {
+                    v.get(*s)
+                        .cloned()
+                        .unwrap_or(datafusion::common::ScalarValue::Null)
+                })
+                .collect(),
+            Err(e) if !c.slots.is_empty() => {
+                results.push(c.meta.error(
+                    format!("scan of {} failed: {e}", d.qualified),
+                    c.sql.clone(),
+                ));
+                continue;
+            }
+            Err(_) => vec![],
+        };
+        let query_row = match &c.compiled.query {
+            None => vec![],
+            Some(plan) => match collect(session, plan.clone()).await {
+                Ok(batches) => {
+                    let n = values::row_count(&batches);
+                    if n > 1 {
+                        results.push(c.meta.error(
+                            format!("the check's query returned {n} rows; it must return one"),
+                            c.sql.clone(),
+                        ));
+                        continue;
+                    }
+                    match values::first_row(&batches) {
+                        Ok(row) => row.unwrap_or_default(),
+                        Err(e) => {
+                            results.push(c.meta.error(e, c.sql.clone()));
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => {
+                    results.push(c.meta.error(format!("query failed: {e}"), c.sql.clone()));
+                    continue;
+                }
+            },
+        };
+        let outcome = (c.compiled.judge)(&Observed {
+            measures: &measures,
+            query: &query_row,
+            facts: &d.facts,
+            as_of,
+        });
+        let status = status_of(&outcome, c.meta.severity);
+        let own_ms = check_started.elapsed().as_millis() as u64;
+        let ms = own_ms + if c.slots.is_empty() { 0 } else { scan_ms };
+        let mut result = c
+            .meta
+            .result(status, Some(&outcome), None, c.sql.clone(), ms);
+        if status != Status::Pass && sample_failures > 0 {
+            if let Some(rows) = &c.compiled.failing_rows {
+                match samples(session, d, c, rows, sample_failures).await {
+                    Ok(rows) => result.sample_failures = rows,
+                    Err(e) => {
+                        tracing::warn!(check = %c.meta.id, "could not fetch failing rows: {e}")
+                    }
+                }
+            }
+        }
+        results.push(result);
+    }
+    let rows_in_scope = match (&fused_values, d.rows_slot) {
+        (Ok(v), Some(slot)) => v.get(slot).map(|s| crate::rules::as_u64(Some(s))),
+        _ => None,
+    };
+    let dataset_result = DatasetResult {
+        id: d.qualified.clone(),
+        layer: d.layer.clone(),
+        name: d.name.clone(),
+        facts: d.facts.clone(),
+        rows_in_scope,
+        scan_ms: (!d.fused.is_empty()).then_some(scan_ms),
+        error: fused_values.as_ref().err().cloned(),
+    };
+    (dataset_result, fused_values, results)
+}
+
+async fn samples(
+    session: &SessionContext,
+    d: &PreparedDataset,
+    c: &PreparedCheck,
+    rows: &FailingRows,
+    limit: usize,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
+    let rows_kind = rows;
+    let plan = match rows {
+        FailingRows::Predicate(p) => {
+            let predicate = match &c.filter {
+                Some(f) => and(f.clone(), p.clone()),
+                None => p.clone(),
+            };
+            LogicalPlanBuilder::from(d.scoped.clone())
+                .filter(predicate)
+                .and_then(|b| b.limit(0, Some(limit)))
+                .and_then(|b| b.build())
+        }
+        FailingRows::Plan(plan) => LogicalPlanBuilder::from(plan.clone())
+            .limit(0, Some(limit))
+            .and_then(|b| b.build()),
+    }
+    .map_err(df_err)?;
+    let batches = collect(session, plan).await?;
+    let rows = values::rows_as_json(&batches)?;
+    // Show the columns the check looks at first: they explain the failure.
+    let mut first: Vec<String> = match rows_kind {
+        FailingRows::Predicate(p) => p
+            .column_refs()
+            .into_iter()
+            .map(|c| c.name.clone())
+            .collect(),
+        FailingRows::Plan(_) => vec![],
+    };
+    first.sort();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut ordered = serde_json::Map::new();
+            for key in &first {
+                if let Some(v) = row.get(key) {
+                    ordered.insert(key.clone(), v.clone());
+                }
+            }
+            for (k, v) in row {
+                if !ordered.contains_key(&k) {
+                    ordered.insert(k, v);
+                }
+            }
+            ordered
+        })
+        .collect())
+}

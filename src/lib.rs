@@ -1,0 +1,16 @@
+//! dq checks a medallion lake (bronze / silver / gold Parquet datasets) against declarative
+//! YAML rules compiled to Apache DataFusion queries, and reports whether it is fit for
+//! production. The `dq` binary is a thin layer over this library.
+
+pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod engine;
+pub mod error;
+pub mod report;
+pub mod rules;
+pub mod run;
+pub mod sample;
+pub mod time;
+
+pub use error::{Diagnostic, DqError};

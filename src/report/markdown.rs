@@ -1,0 +1,78 @@
+//! Markdown that fits a pull-request comment: a verdict line, a table of the checks that
+//! did not pass, and every check folded away beneath.
+
+use super::{CheckResult, Report, RunOutcome, Status, observed_cell};
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn icon(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "✅",
+        Status::Warn => "⚠️",
+        Status::Fail => "❌",
+        Status::Error => "💥",
+    }
+}
+
+fn row(c: &CheckResult) -> String {
+    format!(
+        "| {} {} | {} | `{}` | {} | {} | {} |\n",
+        icon(c.status),
+        c.status.as_str(),
+        cell(c.dataset.as_deref().unwrap_or("reconciliation")),
+        cell(&c.name),
+        cell(&observed_cell(c)),
+        cell(&c.threshold),
+        cell(c.message.as_deref().unwrap_or(""))
+    )
+}
+
+const HEADER: &str =
+    "| status | dataset | check | observed | threshold | details |\n|---|---|---|---|---|---|\n";
+
+pub fn render(report: &Report) -> String {
+    let verdict = match report.outcome {
+        RunOutcome::Pass => "✅ PASS",
+        RunOutcome::Fail => "❌ FAIL",
+        RunOutcome::Error => "💥 ERROR",
+    };
+    let s = &report.summary;
+    let mut out = format!(
+        "### dq {} — {verdict}\n\n**{}** checks: {} passed · {} warnings · {} failed · {} errors — env `{}`, as of {}, {:.2} s\n\n",
+        report.command,
+        s.total,
+        s.passed,
+        s.warned,
+        s.failed,
+        s.errored,
+        report.environment,
+        report.as_of,
+        report.duration_ms as f64 / 1000.0
+    );
+    let not_passed: Vec<&CheckResult> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Pass)
+        .collect();
+    if !not_passed.is_empty() {
+        out.push_str(HEADER);
+        for c in &not_passed {
+            out.push_str(&row(c));
+        }
+        out.push('\n');
+    }
+    for e in &report.errors {
+        out.push_str(&format!("> 💥 {}\n\n", cell(e)));
+    }
+    out.push_str(&format!(
+        "<details><summary>All {} checks</summary>\n\n{HEADER}",
+        s.total
+    ));
+    for c in &report.checks {
+        out.push_str(&row(c));
+    }
+    out.push_str("\n</details>\n");
+    out
+}

@@ -1,0 +1,218 @@
+//! The report: one model, several renderers (text, JSON, JUnit XML, Markdown).
+
+use serde::Serialize;
+
+use crate::config::rules::Severity;
+use crate::engine::dataset::DatasetFacts;
+
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod text;
+
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// `layer.dataset.name` (reconciliations: `layer.reconciliation.name`).
+    pub id: String,
+    pub layer: String,
+    /// `layer.name` of the dataset, or null for reconciliations.
+    pub dataset: Option<String>,
+    pub name: String,
+    pub kind: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub observed: serde_json::Value,
+    pub threshold: String,
+    pub failed_rows: Option<u64>,
+    pub rows_checked: Option<u64>,
+    pub failed_fraction: Option<f64>,
+    pub message: Option<String>,
+    pub description: Option<String>,
+    pub sample_failures: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// The SQL that answered the check.
+    pub sql: String,
+    pub duration_ms: u64,
+    /// Where the check is written, `file:line:column`.
+    pub source: String,
+}
+
+/// One dataset's listing and scan figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetResult {
+    pub id: String,
+    pub layer: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub facts: DatasetFacts,
+    /// Rows in scope, when the fused scan ran.
+    pub rows_in_scope: Option<u64>,
+    pub scan_ms: Option<u64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub total: usize,
+    pub passed: usize,
+    pub warned: usize,
+    pub failed: usize,
+    pub errored: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    Pass,
+    Fail,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub report_version: u32,
+    pub tool: Tool,
+    pub command: String,
+    pub environment: String,
+    pub lake: String,
+    pub as_of: String,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub fail_on: Severity,
+    pub outcome: RunOutcome,
+    pub exit_code: i32,
+    pub summary: Summary,
+    pub datasets: Vec<DatasetResult>,
+    pub checks: Vec<CheckResult>,
+    /// Runtime errors not tied to one check.
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    /// Fills summary, outcome and exit code from the checks (SPEC §6).
+    pub fn finish(&mut self) {
+        let mut s = Summary {
+            total: self.checks.len(),
+            ..Default::default()
+        };
+        for c in &self.checks {
+            match c.status {
+                Status::Pass => s.passed += 1,
+                Status::Warn => s.warned += 1,
+                Status::Fail => s.failed += 1,
+                Status::Error => s.errored += 1,
+            }
+        }
+        let failing = s.failed > 0 || (self.fail_on == Severity::Warn && s.warned > 0);
+        let (outcome, code) = if s.errored > 0 || !self.errors.is_empty() {
+            (RunOutcome::Error, 3)
+        } else if failing {
+            (RunOutcome::Fail, 1)
+        } else {
+            (RunOutcome::Pass, 0)
+        };
+        self.summary = s;
+        self.outcome = outcome;
+        self.exit_code = code;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Junit,
+    Markdown,
+}
+
+pub fn render(report: &Report, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => text::render(report, color),
+        Format::Json => json::render(report),
+        Format::Junit => junit::render(report),
+        Format::Markdown => markdown::render(report),
+    }
+}
+
+/// A compact one-line rendering of an observed value.
+pub fn show_observed(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "—".into(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => crate::rules::trim_float(f, 4),
+            _ => n.to_string(),
+        },
+        serde_json::Value::Array(a) => format!("{} items", a.len()),
+        serde_json::Value::Object(m) if m.contains_key("left") => format!(
+            "{} vs {}",
+            m.get("left").map(show_observed).unwrap_or_default(),
+            m.get("right").map(show_observed).unwrap_or_default()
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// What the text and Markdown renderers show as the observed value of a check.
+pub fn observed_cell(c: &CheckResult) -> String {
+    match (c.failed_rows, c.rows_checked) {
+        (Some(f), Some(n)) if c.kind != "unique" => {
+            if f == 0 {
+                format!("0 of {n}")
+            } else {
+                format!(
+                    "{f} of {n} ({})",
+                    crate::rules::percent(c.failed_fraction.unwrap_or(0.0))
+                )
+            }
+        }
+        _ if c.kind == "freshness" => match c.observed.as_u64() {
+            Some(secs) => format!(
+                "age {}",
+                crate::duration::format_duration(std::time::Duration::from_secs(secs))
+            ),
+            None => "—".into(),
+        },
+        _ if c.kind == "schema" => match &c.message {
+            None => "as expected".into(),
+            Some(_) => "differs".into(),
+        },
+        _ if c.kind == "unique" => format!(
+            "{} dup keys{}",
+            show_observed(&c.observed),
+            c.failed_rows
+                .filter(|f| *f > 0)
+                .map(|f| format!(" / {f} rows"))
+                .unwrap_or_default()
+        ),
+        _ => show_observed(&c.observed),
+    }
+}

@@ -1,0 +1,150 @@
+//! The terminal report: one aligned table per dataset, failing examples beneath the
+//! checks that failed, and a summary line.
+
+use super::{CheckResult, Report, RunOutcome, Status, observed_cell};
+
+const NAME_WIDTH: usize = 46;
+const OBSERVED_WIDTH: usize = 26;
+
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+fn status_label(s: Status, color: bool) -> String {
+    let (label, code) = match s {
+        Status::Pass => ("PASS ", "32"),
+        Status::Warn => ("WARN ", "33"),
+        Status::Fail => ("FAIL ", "1;31"),
+        Status::Error => ("ERROR", "1;35"),
+    };
+    paint(label, code, color)
+}
+
+fn fit(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        format!("{s}{}", " ".repeat(width - n))
+    } else {
+        let cut: String = s.chars().take(width - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+pub fn human_bytes(b: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
+fn line(c: &CheckResult, color: bool, out: &mut String) {
+    out.push_str(&format!(
+        "  {}  {}  {}  {}\n",
+        status_label(c.status, color),
+        fit(&c.name, NAME_WIDTH),
+        fit(&observed_cell(c), OBSERVED_WIDTH),
+        c.threshold
+    ));
+    if c.status != Status::Pass {
+        if let Some(m) = &c.message {
+            out.push_str(&format!("         {}\n", paint(m, "2", color)));
+        }
+        for row in c.sample_failures.iter().take(3) {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|(k, v)| format!("{k}={}", super::show_observed(v)))
+                .collect();
+            let text = cells.join(" ");
+            out.push_str(&format!(
+                "         {} {}\n",
+                paint("e.g.", "2", color),
+                fit(&text, 110).trim_end()
+            ));
+        }
+    }
+}
+
+pub fn render(report: &Report, color: bool) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "dq {} · env {} · lake {} · as of {}\n",
+        report.command, report.environment, report.lake, report.as_of
+    ));
+    for d in &report.datasets {
+        out.push('\n');
+        let mut facts = Vec::new();
+        if let Some(n) = d.rows_in_scope {
+            facts.push(format!("{n} rows in scope"));
+        }
+        if d.facts.files > 0 {
+            facts.push(format!(
+                "{} files, {}",
+                d.facts.files,
+                human_bytes(d.facts.bytes)
+            ));
+        }
+        if let Some(ms) = d.scan_ms {
+            facts.push(format!("scan {ms} ms"));
+        }
+        out.push_str(&format!(
+            "{}  {}\n",
+            paint(&d.id, "1", color),
+            paint(&facts.join(" · "), "2", color)
+        ));
+        if let Some(e) = &d.error {
+            out.push_str(&format!("  {}  {e}\n", status_label(Status::Error, color)));
+        }
+        for c in report
+            .checks
+            .iter()
+            .filter(|c| c.dataset.as_deref() == Some(d.id.as_str()))
+        {
+            line(c, color, &mut out);
+        }
+    }
+    let recs: Vec<&CheckResult> = report
+        .checks
+        .iter()
+        .filter(|c| c.dataset.is_none())
+        .collect();
+    if !recs.is_empty() {
+        out.push_str(&format!("\n{}\n", paint("reconciliations", "1", color)));
+        for c in recs {
+            line(c, color, &mut out);
+        }
+    }
+    for e in &report.errors {
+        out.push_str(&format!("\n{} {e}\n", status_label(Status::Error, color)));
+    }
+    let s = &report.summary;
+    out.push_str(&format!(
+        "\n{} checks: {} passed, {} warning{}, {} failed, {} error{} · {:.2} s\n",
+        s.total,
+        s.passed,
+        s.warned,
+        if s.warned == 1 { "" } else { "s" },
+        s.failed,
+        s.errored,
+        if s.errored == 1 { "" } else { "s" },
+        report.duration_ms as f64 / 1000.0
+    ));
+    let verdict = match report.outcome {
+        RunOutcome::Pass => paint("PASS", "1;32", color),
+        RunOutcome::Fail => paint("FAIL", "1;31", color),
+        RunOutcome::Error => paint("ERROR", "1;35", color),
+    };
+    out.push_str(&format!("{verdict} (exit {})\n", report.exit_code));
+    out
+}

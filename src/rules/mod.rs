@@ -1,0 +1,418 @@
+//! The rule catalogue. Each rule kind lives in its own module, which opens with the doc
+//! comment that `dq rules`, `dq explain KIND` and `docs/RULES.md` print, its config struct,
+//! its compilation to DataFusion expressions, and its tests. [`REGISTRY`] lists them all.
+
+use std::fmt::Debug;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBuilder, lit};
+use datafusion::prelude::SessionContext;
+use serde::de::DeserializeOwned;
+
+use crate::engine::dataset::DatasetFacts;
+
+pub mod accepted_values;
+pub mod expression;
+pub mod freshness;
+pub mod length;
+pub mod not_null;
+pub mod pattern;
+pub mod range;
+pub mod reconciliation;
+pub mod references;
+pub mod row_count;
+pub mod schema;
+pub mod sql;
+pub mod statistic;
+pub mod unique;
+
+/// Where a rule kind is written in a layer file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Under a dataset's `checks:`.
+    Dataset,
+    /// Under the file's `reconciliations:`.
+    Reconciliation,
+}
+
+/// One entry of the catalogue.
+pub struct RuleKind {
+    pub name: &'static str,
+    pub placement: Placement,
+    /// Row-level kinds count failing rows and accept `max_failed` / `max_failed_fraction`.
+    pub row_level: bool,
+    /// The module source; its `//!` comment is the kind's documentation.
+    source: &'static str,
+    pub parse: fn(serde_json::Value) -> Result<Box<dyn Rule>, serde_json::Error>,
+}
+
+impl std::fmt::Debug for RuleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl RuleKind {
+    /// The module's doc comment, as Markdown.
+    pub fn doc(&self) -> String {
+        let mut lines = Vec::new();
+        for line in self.source.lines() {
+            if let Some(rest) = line.strip_prefix("//!") {
+                lines.push(rest.strip_prefix(' ').unwrap_or(rest));
+            } else if !lines.is_empty() {
+                break;
+            }
+        }
+        lines.join("\n").trim().to_string()
+    }
+
+    /// The first sentence of the doc.
+    pub fn summary(&self) -> String {
+        self.doc().lines().next().unwrap_or_default().to_string()
+    }
+}
+
+/// Every rule kind, in the order the docs list them.
+pub static REGISTRY: &[RuleKind] = &[
+    row_count::KIND,
+    not_null::KIND,
+    unique::KIND,
+    accepted_values::KIND,
+    pattern::KIND,
+    range::KIND,
+    length::KIND,
+    freshness::KIND,
+    expression::KIND,
+    statistic::KIND,
+    schema::KIND,
+    references::KIND,
+    sql::KIND,
+    reconciliation::KIND,
+];
+
+pub fn kind(name: &str) -> Option<&'static RuleKind> {
+    REGISTRY.iter().find(|k| k.name == name)
+}
+
+pub fn dataset_kind_names() -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|k| k.placement == Placement::Dataset)
+        .map(|k| k.name)
+        .collect()
+}
+
+/// Deserialises a kind's parameters into its config struct.
+pub fn parse_as<T: Rule + DeserializeOwned + 'static>(
+    value: serde_json::Value,
+) -> Result<Box<dyn Rule>, serde_json::Error> {
+    Ok(Box::new(serde_json::from_value::<T>(value)?))
+}
+
+/// A configured check of one kind.
+pub trait Rule: Send + Sync + Debug {
+    /// The name used when the rule file gives none, e.g. `not_null(order_id)`.
+    fn default_name(&self) -> String;
+    /// Other datasets this check reads (`layer.name` or `name`), resolved before compiling.
+    fn depends_on(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Turns the check into DataFusion expressions and plans, validating columns, types,
+    /// regexes and SQL snippets; an error here is a rules error (exit 2).
+    fn compile(&self, cx: &CompileContext<'_>) -> Result<Compiled, String>;
+}
+
+/// What a rule sees while it compiles.
+pub struct CompileContext<'a> {
+    pub session: &'a SessionContext,
+    /// The dataset's schema, partition columns included.
+    pub schema: &'a DFSchema,
+    /// `layer.dataset`.
+    pub dataset: &'a str,
+    pub layer: &'a str,
+    /// The dataset's scan with its `scope` applied.
+    pub scoped: &'a LogicalPlan,
+    /// The check's own `where`, already parsed.
+    pub check_filter: Option<&'a Expr>,
+    pub as_of: DateTime<Utc>,
+    pub thresholds: Thresholds,
+    /// Resolves another dataset (`layer.name`, or `name` in the same layer) for references.
+    pub lookup: &'a dyn Fn(&str) -> Result<(String, LogicalPlan), String>,
+    /// Plans a read-only SQL query against the session's datasets.
+    pub plan_sql: &'a dyn Fn(&str) -> Result<LogicalPlan, String>,
+}
+
+impl CompileContext<'_> {
+    /// A column of the dataset, or an error listing the available ones.
+    pub fn column(&self, name: &str) -> Result<Expr, String> {
+        self.data_type(name)?;
+        Ok(Expr::Column(Column::new_unqualified(name)))
+    }
+
+    pub fn data_type(&self, name: &str) -> Result<DataType, String> {
+        match self.schema.fields().iter().find(|f| f.name() == name) {
+            Some(f) => Ok(f.data_type().clone()),
+            None => Err(unknown_column(name, self.schema, self.dataset)),
+        }
+    }
+
+    /// Parses a SQL snippet (a row condition or expression) against the dataset's columns.
+    pub fn parse_sql(&self, sql: &str, what: &str) -> Result<Expr, String> {
+        crate::engine::sqlexpr::parse(self.session, sql, self.schema, self.as_of)
+            .map_err(|e| format!("invalid {what} `{sql}`: {e}"))
+    }
+
+    /// The rows this check looks at: the dataset in scope, narrowed by the check's `where`.
+    pub fn filtered(&self) -> Result<LogicalPlanBuilder, String> {
+        let builder = LogicalPlanBuilder::from(self.scoped.clone());
+        match self.check_filter {
+            Some(f) => builder.filter(f.clone()).map_err(|e| e.to_string()),
+            None => Ok(builder),
+        }
+    }
+}
+
+/// The error for a column that is not in the dataset.
+pub fn unknown_column(name: &str, schema: &DFSchema, dataset: &str) -> String {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let hint = crate::error::closest(name, names.iter().copied())
+        .map(|s| format!("did you mean `{s}`? "))
+        .unwrap_or_default();
+    format!(
+        "column `{name}` is not in dataset {dataset}; {hint}available columns: {}",
+        names.join(", ")
+    )
+}
+
+/// Thresholds for row-level checks: how many failing rows are tolerated.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Thresholds {
+    pub max_failed: Option<u64>,
+    pub max_failed_fraction: Option<f64>,
+}
+
+impl Thresholds {
+    pub fn passes(&self, failed: u64, checked: u64) -> bool {
+        let fraction = fraction(failed, checked);
+        match (self.max_failed, self.max_failed_fraction) {
+            (None, None) => failed == 0,
+            (count, frac) => {
+                count.is_none_or(|m| failed <= m) && frac.is_none_or(|m| fraction <= m)
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match (self.max_failed, self.max_failed_fraction) {
+            (None, None) => "0 failing rows".into(),
+            (Some(c), None) => format!("≤ {c} failing rows"),
+            (None, Some(f)) => format!("≤ {} failing", percent(f)),
+            (Some(c), Some(f)) => format!("≤ {c} and ≤ {} failing", percent(f)),
+        }
+    }
+}
+
+pub fn fraction(failed: u64, checked: u64) -> f64 {
+    if checked == 0 {
+        0.0
+    } else {
+        failed as f64 / checked as f64
+    }
+}
+
+pub fn percent(f: f64) -> String {
+    let p = f * 100.0;
+    if p == 0.0 {
+        "0%".into()
+    } else if p >= 1.0 {
+        format!("{}%", trim_float(p, 2))
+    } else {
+        format!("{}%", trim_float(p, 4))
+    }
+}
+
+pub fn trim_float(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// The values a compiled check is judged on.
+pub struct Observed<'a> {
+    /// One value per entry of [`Compiled::measures`], in order.
+    pub measures: &'a [ScalarValue],
+    /// The single row of [`Compiled::query`], column by column.
+    pub query: &'a [ScalarValue],
+    pub facts: &'a DatasetFacts,
+    pub as_of: DateTime<Utc>,
+}
+
+/// The result of judging a check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub passed: bool,
+    pub observed: serde_json::Value,
+    pub threshold: String,
+    pub failed_rows: Option<u64>,
+    pub rows_checked: Option<u64>,
+    pub message: Option<String>,
+}
+
+pub type Judge = Box<dyn Fn(&Observed<'_>) -> Outcome + Send + Sync>;
+
+/// Which rows to show as examples when a check fails.
+#[derive(Debug, Clone)]
+pub enum FailingRows {
+    /// Rows of the filtered dataset for which this predicate is true.
+    Predicate(Expr),
+    /// A plan of its own (duplicate keys, orphan rows, …).
+    Plan(LogicalPlan),
+}
+
+/// A check turned into work for the engine.
+pub struct Compiled {
+    /// Scalar measures answered by the dataset's single fused scan. Each contains aggregate
+    /// functions; the engine adds the check's `where` to them as a FILTER clause.
+    pub measures: Vec<Expr>,
+    /// A query of its own (a grouped pass, a join, custom SQL) returning exactly one row;
+    /// it must already apply the check's `where` (see [`CompileContext::filtered`]).
+    pub query: Option<LogicalPlan>,
+    pub failing_rows: Option<FailingRows>,
+    pub judge: Judge,
+}
+
+impl Compiled {
+    /// A check that needs no data at all (it is judged on schema or listing facts).
+    pub fn metadata(judge: Judge) -> Compiled {
+        Compiled {
+            measures: vec![],
+            query: None,
+            failing_rows: None,
+            judge,
+        }
+    }
+}
+
+/// `count(1) FILTER (WHERE predicate)`.
+pub fn count_if(predicate: Expr) -> Result<Expr, String> {
+    count(lit(1i64))
+        .filter(predicate)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The usual shape of a row-level check: count the rows for which `failing` is true (NULL
+/// counts as not failing) next to the rows checked, and compare with the thresholds.
+pub fn row_level(failing: Expr, thresholds: Thresholds) -> Result<Compiled, String> {
+    let measures = vec![count_if(failing.clone())?, count(lit(1i64))];
+    Ok(Compiled {
+        measures,
+        query: None,
+        failing_rows: Some(FailingRows::Predicate(failing)),
+        judge: Box::new(move |o| {
+            let failed = as_u64(o.measures.first());
+            let checked = as_u64(o.measures.get(1));
+            failed_rows_outcome(failed, checked, thresholds)
+        }),
+    })
+}
+
+pub fn failed_rows_outcome(failed: u64, checked: u64, thresholds: Thresholds) -> Outcome {
+    Outcome {
+        passed: thresholds.passes(failed, checked),
+        observed: serde_json::json!(failed),
+        threshold: thresholds.describe(),
+        failed_rows: Some(failed),
+        rows_checked: Some(checked),
+        message: None,
+    }
+}
+
+pub fn as_u64(v: Option<&ScalarValue>) -> u64 {
+    as_f64(v).map(|f| f.max(0.0) as u64).unwrap_or(0)
+}
+
+/// A numeric scalar as f64; None for NULL or non-numeric values.
+pub fn as_f64(v: Option<&ScalarValue>) -> Option<f64> {
+    let v = v?;
+    if v.is_null() {
+        return None;
+    }
+    match v.cast_to(&DataType::Float64) {
+        Ok(ScalarValue::Float64(f)) => f,
+        _ => None,
+    }
+}
+
+/// A YAML value as a literal comparable with a column of type `data_type`: numbers stay
+/// numbers, strings for temporal columns are cast (and validated now, not at scan time).
+pub fn literal_for(
+    value: &serde_json::Value,
+    data_type: &DataType,
+    what: &str,
+) -> Result<Expr, String> {
+    use serde_json::Value as V;
+    let scalar = match value {
+        V::Bool(b) => ScalarValue::Boolean(Some(*b)),
+        V::Number(n) if n.is_i64() => ScalarValue::Int64(n.as_i64()),
+        V::Number(n) if n.is_u64() => ScalarValue::UInt64(n.as_u64()),
+        V::Number(n) => ScalarValue::Float64(n.as_f64()),
+        V::String(s) => ScalarValue::Utf8(Some(s.clone())),
+        V::Null => return Err(format!("{what} must not be null")),
+        other => return Err(format!("{what} must be a scalar, not {other}")),
+    };
+    let temporal = data_type.is_temporal();
+    let stringy = matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    if temporal || (stringy && !matches!(scalar, ScalarValue::Utf8(_))) {
+        let target = if stringy {
+            DataType::Utf8
+        } else {
+            data_type.clone()
+        };
+        let cast_value = scalar
+            .cast_to(&target)
+            .map_err(|_| format!("{what} `{value}` cannot be read as {data_type}"))?;
+        return Ok(lit(cast_value));
+    }
+    if data_type.is_numeric() && matches!(scalar, ScalarValue::Utf8(_)) {
+        return Err(format!(
+            "{what} `{value}` is a string but the column is {data_type}"
+        ));
+    }
+    Ok(lit(scalar))
+}
+
+/// Check common parameters shared by several kinds: a non-empty column list.
+pub fn require_columns(columns: &[String], kind: &str) -> Result<(), String> {
+    if columns.is_empty() {
+        return Err(format!("{kind} needs at least one column in `columns`"));
+    }
+    Ok(())
+}
+
+pub fn is_string(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+/// A JSON value rendered compactly for names and messages.
+pub fn show(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,138 @@
+//! String values match a regular expression, or a named format.
+//!
+//! Parameters:
+//! - `column` (name of a string column)
+//! - `regex` (Rust/RE2 syntax, unanchored unless you write `^…$`), or
+//! - `format`: one of `email`, `uuid`, `iso_date`, `iso_timestamp`, `ipv4`.
+//!
+//! NULL values are not checked (use `not_null` for that). An invalid regex is a rules
+//! error reported before any scan. Row-level: accepts `max_failed` / `max_failed_fraction`.
+//!
+//! Example:
+//! ```yaml
+//! - pattern: { column: email, format: email, max_failed_fraction: 0.001, severity: warn }
+//! - pattern: { column: sku, regex: '^[A-Z]{3}-\d{4}$' }
+//! ```
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::{Expr, Operator, binary_expr, lit};
+use serde::Deserialize;
+
+use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as, row_level};
+
+pub const KIND: RuleKind = RuleKind {
+    name: "pattern",
+    placement: Placement::Dataset,
+    row_level: true,
+    source: include_str!("pattern.rs"),
+    parse: parse_as::<Pattern>,
+};
+
+/// Named formats and the expressions they stand for.
+pub const FORMATS: &[(&str, &str)] = &[
+    ("email", r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
+    (
+        "uuid",
+        r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    ),
+    ("iso_date", r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"),
+    (
+        "iso_timestamp",
+        r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$",
+    ),
+    (
+        "ipv4",
+        r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$",
+    ),
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pattern {
+    pub column: String,
+    pub regex: Option<String>,
+    pub format: Option<String>,
+}
+
+impl Pattern {
+    fn expression(&self) -> Result<String, String> {
+        match (&self.regex, &self.format) {
+            (Some(r), None) => Ok(r.clone()),
+            (None, Some(f)) => FORMATS
+                .iter()
+                .find(|(name, _)| name == f)
+                .map(|(_, r)| r.to_string())
+                .ok_or_else(|| {
+                    let names: Vec<&str> = FORMATS.iter().map(|(n, _)| *n).collect();
+                    let hint = crate::error::closest(f, names.iter().copied())
+                        .map(|s| format!("did you mean `{s}`? "))
+                        .unwrap_or_default();
+                    format!("unknown format `{f}`; {hint}formats: {}", names.join(", "))
+                }),
+            (Some(_), Some(_)) => Err("pattern takes `regex` or `format`, not both".into()),
+            (None, None) => Err("pattern needs `regex` or `format`".into()),
+        }
+    }
+}
+
+impl Rule for Pattern {
+    fn default_name(&self) -> String {
+        match &self.format {
+            Some(f) => format!("pattern({}, {f})", self.column),
+            None => format!("pattern({})", self.column),
+        }
+    }
+
+    fn compile(&self, cx: &CompileContext<'_>) -> Result<Compiled, String> {
+        let regex = self.expression()?;
+        regex::Regex::new(&regex).map_err(|e| format!("invalid regex `{regex}`: {e}"))?;
+        let column = cx.column(&self.column)?;
+        let data_type = cx.data_type(&self.column)?;
+        if !matches!(
+            data_type,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ) {
+            return Err(format!(
+                "pattern needs a string column; `{}` is {data_type}",
+                self.column
+            ));
+        }
+        // `col !~ regex` is NULL for NULL values, so they do not count as failing.
+        let failing: Expr = binary_expr(column, Operator::RegexNotMatch, lit(regex));
+        row_level(failing, cx.thresholds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::{check, compile_error, orders};
+
+    #[test]
+    fn email_format() {
+        let o = check(orders(), "pattern: { column: email, format: email }");
+        assert!(!o.passed);
+        assert_eq!(o.failed_rows, Some(1), "{o:?}");
+        assert_eq!(o.rows_checked, Some(6));
+    }
+
+    #[test]
+    fn regex_and_fraction() {
+        let o = check(orders(), "pattern: { column: status, regex: '^[a-z]+$' }");
+        assert!(o.passed, "{o:?}");
+        let o = check(
+            orders(),
+            "pattern: { column: email, regex: '@example\\.com$', max_failed_fraction: 0.5 }",
+        );
+        assert!(o.passed, "{o:?}");
+    }
+
+    #[test]
+    fn bad_regex_is_a_rules_error() {
+        let e = compile_error(orders(), "pattern: { column: email, regex: '([a-z' }");
+        assert!(e.contains("invalid regex"), "{e}");
+        let e = compile_error(orders(), "pattern: { column: email, format: emial }");
+        assert!(e.contains("did you mean `email`"), "{e}");
+        let e = compile_error(orders(), "pattern: { column: amount, format: email }");
+        assert!(e.contains("needs a string column"), "{e}");
+    }
+}

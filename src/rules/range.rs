@@ -1,0 +1,150 @@
+//! Numeric or temporal values lie within `min` / `max`.
+//!
+//! Parameters:
+//! - `column` (name of a numeric, date or timestamp column)
+//! - `min`, `max` (at least one): numbers, or dates/timestamps written as strings
+//! - `inclusive` (bool, default true): whether the bounds themselves are allowed.
+//!
+//! NULL values are not checked. Row-level: accepts `max_failed` / `max_failed_fraction`.
+//!
+//! Example:
+//! ```yaml
+//! - range: { column: amount, min: 0, max: 100000 }
+//! - range: { column: created_at, min: "2020-01-01T00:00:00Z" }
+//! ```
+
+use datafusion::logical_expr::{Expr, or};
+use serde::Deserialize;
+
+use super::{
+    CompileContext, Compiled, Placement, Rule, RuleKind, literal_for, parse_as, row_level, show,
+};
+
+pub const KIND: RuleKind = RuleKind {
+    name: "range",
+    placement: Placement::Dataset,
+    row_level: true,
+    source: include_str!("range.rs"),
+    parse: parse_as::<Range>,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    pub column: String,
+    pub min: Option<serde_json::Value>,
+    pub max: Option<serde_json::Value>,
+    #[serde(default = "yes")]
+    pub inclusive: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Rule for Range {
+    fn default_name(&self) -> String {
+        format!("range({})", self.column)
+    }
+
+    fn compile(&self, cx: &CompileContext<'_>) -> Result<Compiled, String> {
+        if self.min.is_none() && self.max.is_none() {
+            return Err("range needs `min` or `max`".into());
+        }
+        let column = cx.column(&self.column)?;
+        let data_type = cx.data_type(&self.column)?;
+        if !(data_type.is_numeric() || data_type.is_temporal()) {
+            return Err(format!(
+                "range needs a numeric or temporal column; `{}` is {data_type} (use `length` for strings)",
+                self.column
+            ));
+        }
+        let mut failing: Option<Expr> = None;
+        if let Some(min) = &self.min {
+            let bound = literal_for(min, &data_type, "min")?;
+            let below = if self.inclusive {
+                column.clone().lt(bound)
+            } else {
+                column.clone().lt_eq(bound)
+            };
+            failing = Some(below);
+        }
+        if let Some(max) = &self.max {
+            let bound = literal_for(max, &data_type, "max")?;
+            let above = if self.inclusive {
+                column.clone().gt(bound)
+            } else {
+                column.clone().gt_eq(bound)
+            };
+            failing = Some(match failing {
+                Some(f) => or(f, above),
+                None => above,
+            });
+        }
+        let mut compiled = row_level(failing.expect("a bound was checked"), cx.thresholds)?;
+        let bounds = describe(self.min.as_ref(), self.max.as_ref(), self.inclusive);
+        let judge = compiled.judge;
+        compiled.judge = Box::new(move |o| {
+            let mut outcome = judge(o);
+            outcome.threshold = format!("{bounds}, {}", outcome.threshold);
+            outcome
+        });
+        Ok(compiled)
+    }
+}
+
+fn describe(
+    min: Option<&serde_json::Value>,
+    max: Option<&serde_json::Value>,
+    inclusive: bool,
+) -> String {
+    let (lo, hi) = if inclusive { ("[", "]") } else { ("(", ")") };
+    format!(
+        "{lo}{}, {}{hi}",
+        min.map(show).unwrap_or_else(|| "-∞".into()),
+        max.map(show).unwrap_or_else(|| "∞".into())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::{check, compile_error, orders};
+
+    #[test]
+    fn numeric_bounds() {
+        let o = check(orders(), "range: { column: amount, min: 0, max: 1000 }");
+        assert_eq!(o.failed_rows, Some(1), "{o:?}");
+        let o = check(
+            orders(),
+            "range: { column: amount, min: -1, max: 300, inclusive: true }",
+        );
+        assert!(o.passed, "{o:?}");
+        let o = check(
+            orders(),
+            "range: { column: amount, min: -1, max: 300, inclusive: false }",
+        );
+        assert_eq!(o.failed_rows, Some(2));
+    }
+
+    #[test]
+    fn temporal_bounds() {
+        let o = check(
+            orders(),
+            "range: { column: created_at, min: '2026-11-01', max: '2026-11-30' }",
+        );
+        assert!(o.passed, "{o:?}");
+        let o = check(
+            orders(),
+            "range: { column: created_at, min: '2026-11-03T00:00:00Z' }",
+        );
+        assert_eq!(o.failed_rows, Some(2), "{o:?}");
+    }
+
+    #[test]
+    fn wrong_types_are_rules_errors() {
+        let e = compile_error(orders(), "range: { column: created_at, min: 'not a date' }");
+        assert!(e.contains("cannot be read as"), "{e}");
+        let e = compile_error(orders(), "range: { column: status, min: 1 }");
+        assert!(e.contains("use `length` for strings"), "{e}");
+    }
+}

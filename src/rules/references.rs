@@ -1,0 +1,269 @@
+//! Every non-NULL value (or tuple) of a column exists as a key in another dataset.
+//!
+//! Parameters:
+//! - `column` / `columns`: the referencing column(s) of this dataset
+//! - `dataset`: the referenced dataset, `layer.name` (any layer) or `name` (same layer)
+//! - `key` / `keys`: its key column(s), in the same order (default: the same names)
+//! - `condition` (optional SQL): must also hold on each row joined to its parent; qualify
+//!   columns as `child.col` / `parent.col` where names clash, e.g.
+//!   `child.shipped_at >= parent.created_at`. A NULL result fails, as in `expression`.
+//!
+//! Rows whose referencing columns contain a NULL are not checked (SQL foreign-key rule).
+//! The referenced dataset is read whole (its own `scope` does not apply: a parent may be
+//! older than the child rows in scope). Answered by one anti-join (plus one inner join
+//! when a `condition` is given). Row-level: accepts `max_failed` / `max_failed_fraction`.
+//!
+//! Example:
+//! ```yaml
+//! - references: { column: customer_id, dataset: silver.customers, key: customer_id }
+//! ```
+
+use datafusion::common::Column;
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::logical_expr::{Expr, JoinType, LogicalPlanBuilder, and, lit, or};
+use serde::Deserialize;
+
+use super::{
+    CompileContext, Compiled, FailingRows, Placement, Rule, RuleKind, as_u64, count_if,
+    failed_rows_outcome, parse_as,
+};
+
+pub const KIND: RuleKind = RuleKind {
+    name: "references",
+    placement: Placement::Dataset,
+    row_level: true,
+    source: include_str!("references.rs"),
+    parse: parse_as::<References>,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct References {
+    pub column: Option<String>,
+    #[serde(default)]
+    pub columns: Vec<String>,
+    pub dataset: String,
+    pub key: Option<String>,
+    #[serde(default)]
+    pub keys: Vec<String>,
+    pub condition: Option<String>,
+}
+
+impl References {
+    fn child_columns(&self) -> Vec<String> {
+        let mut all = self.columns.clone();
+        all.extend(self.column.clone());
+        all
+    }
+
+    fn parent_columns(&self) -> Vec<String> {
+        let mut all = self.keys.clone();
+        all.extend(self.key.clone());
+        if all.is_empty() {
+            self.child_columns()
+        } else {
+            all
+        }
+    }
+}
+
+fn err(e: datafusion::error::DataFusionError) -> String {
+    e.to_string()
+}
+
+impl Rule for References {
+    fn default_name(&self) -> String {
+        format!(
+            "references({} -> {})",
+            self.child_columns().join(", "),
+            self.dataset
+        )
+    }
+
+    fn depends_on(&self) -> Vec<String> {
+        vec![self.dataset.clone()]
+    }
+
+    fn compile(&self, cx: &CompileContext<'_>) -> Result<Compiled, String> {
+        let child_cols = self.child_columns();
+        let parent_cols = self.parent_columns();
+        super::require_columns(&child_cols, "references")?;
+        if child_cols.len() != parent_cols.len() {
+            return Err(format!(
+                "references has {} column(s) but {} key(s)",
+                child_cols.len(),
+                parent_cols.len()
+            ));
+        }
+        let (parent_name, parent_plan) = (cx.lookup)(&self.dataset)?;
+        let parent_schema = parent_plan.schema().clone();
+        let mut not_null: Option<Expr> = None;
+        for (c, p) in child_cols.iter().zip(&parent_cols) {
+            let child_type = cx.data_type(c)?;
+            let parent_type = parent_schema
+                .fields()
+                .iter()
+                .find(|f| f.name() == p)
+                .map(|f| f.data_type().clone())
+                .ok_or_else(|| super::unknown_column(p, &parent_schema, &parent_name))?;
+            let compatible = child_type == parent_type
+                || (child_type.is_numeric() && parent_type.is_numeric())
+                || (super::is_string(&child_type) && super::is_string(&parent_type));
+            if !compatible {
+                return Err(format!(
+                    "`{c}` is {child_type} but {parent_name}.{p} is {parent_type}; they cannot be compared"
+                ));
+            }
+            let nn = cx.column(c)?.is_not_null();
+            not_null = Some(match not_null {
+                Some(acc) => and(acc, nn),
+                None => nn,
+            });
+        }
+        let not_null = not_null.unwrap_or(lit(true));
+        let left_keys: Vec<Column> = child_cols
+            .iter()
+            .map(|c| Column::new(Some("child"), c))
+            .collect();
+        let right_keys: Vec<Column> = parent_cols
+            .iter()
+            .map(|c| Column::new(Some("parent"), c))
+            .collect();
+        let child = cx
+            .filtered()?
+            .filter(not_null.clone())
+            .map_err(err)?
+            .alias("child")
+            .map_err(err)?;
+        let parent = LogicalPlanBuilder::from(parent_plan)
+            .alias("parent")
+            .map_err(err)?
+            .build()
+            .map_err(err)?;
+        let orphans = child
+            .clone()
+            .join(
+                parent.clone(),
+                JoinType::LeftAnti,
+                (left_keys.clone(), right_keys.clone()),
+                None,
+            )
+            .map_err(err)?;
+        let mut query = orphans
+            .clone()
+            .aggregate(
+                Vec::<Expr>::new(),
+                vec![count(lit(1i64)).alias("orphan_rows")],
+            )
+            .map_err(err)?;
+        let mut samples = orphans.build().map_err(err)?;
+        if let Some(condition) = &self.condition {
+            let joined = child
+                .clone()
+                .join(
+                    parent.clone(),
+                    JoinType::Inner,
+                    (left_keys.clone(), right_keys.clone()),
+                    None,
+                )
+                .map_err(err)?;
+            let cond =
+                crate::engine::sqlexpr::parse(cx.session, condition, joined.schema(), cx.as_of)
+                    .map_err(|e| format!("invalid condition `{condition}`: {e}"))?;
+            let failed = joined
+                .aggregate(
+                    Vec::<Expr>::new(),
+                    vec![count_if(cond.clone().is_not_true())?.alias("condition_failed")],
+                )
+                .map_err(err)?
+                .build()
+                .map_err(err)?;
+            query = query.cross_join(failed).map_err(err)?;
+            let left_joined = child
+                .join(
+                    parent,
+                    JoinType::Left,
+                    (left_keys, right_keys.clone()),
+                    None,
+                )
+                .map_err(err)?;
+            let unmatched = Expr::Column(right_keys[0].clone()).is_null();
+            samples = left_joined
+                .filter(or(unmatched, cond.is_not_true()))
+                .map_err(err)?
+                .build()
+                .map_err(err)?;
+        }
+        let query = query.build().map_err(err)?;
+        let thresholds = cx.thresholds;
+        Ok(Compiled {
+            measures: vec![count_if(not_null)?],
+            query: Some(query),
+            failing_rows: Some(FailingRows::Plan(samples)),
+            judge: Box::new(move |o| {
+                let checked = as_u64(o.measures.first());
+                let orphans = as_u64(o.query.first());
+                let condition_failed = as_u64(o.query.get(1));
+                let failed = orphans + condition_failed;
+                let mut outcome = failed_rows_outcome(failed, checked, thresholds);
+                let mut parts = Vec::new();
+                if orphans > 0 {
+                    parts.push(format!(
+                        "{orphans} rows reference keys missing from {parent_name}"
+                    ));
+                }
+                if condition_failed > 0 {
+                    parts.push(format!("{condition_failed} joined rows fail the condition"));
+                }
+                if !parts.is_empty() {
+                    outcome.message = Some(parts.join("; "));
+                }
+                outcome
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::{check, compile_error, orders};
+
+    #[test]
+    fn finds_orphans() {
+        // customer 99 is not in customers; NULL customer ids are not checked.
+        let o = check(
+            orders(),
+            "references: { column: customer_id, dataset: customers, key: id }",
+        );
+        assert!(!o.passed);
+        assert_eq!(o.failed_rows, Some(1), "{o:?}");
+        assert_eq!(o.rows_checked, Some(5));
+    }
+
+    #[test]
+    fn join_condition() {
+        let o = check(
+            orders(),
+            "references: { column: customer_id, dataset: test.customers, key: id, condition: \"child.created_at >= parent.signup_at\", max_failed: 1 }",
+        );
+        // one orphan plus one order placed before its customer signed up
+        assert_eq!(o.failed_rows, Some(2), "{o:?}");
+    }
+
+    #[test]
+    fn bad_references() {
+        let e = compile_error(
+            orders(),
+            "references: { column: customer_id, dataset: customers, key: nope }",
+        );
+        assert!(
+            e.contains("column `nope` is not in dataset test.customers"),
+            "{e}"
+        );
+        let e = compile_error(
+            orders(),
+            "references: { column: status, dataset: customers, key: id }",
+        );
+        assert!(e.contains("cannot be compared"), "{e}");
+    }
+}

@@ -1,0 +1,143 @@
+//! One validation run, from loaded config to a finished report.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::project::Project;
+use crate::config::rules::{RuleSet, Severity};
+use crate::engine::{self, Prepared, RunOptions};
+use crate::error::{DqError, Result};
+use crate::report::{REPORT_VERSION, Report, RunOutcome, Summary, Tool};
+
+/// Everything a command needs, resolved from the command line and the project.
+pub struct Context {
+    pub project: Project,
+    pub env_name: String,
+    pub rules: RuleSet,
+    pub options: RunOptions,
+    pub fail_on: Severity,
+}
+
+impl Context {
+    /// Loads the project's environment and rules; config errors are exit 2.
+    pub fn load(project: Project, env: Option<&str>, as_of: Option<&str>) -> Result<Context> {
+        let (env_name, environment) = project.environment(env)?;
+        let as_of: DateTime<Utc> = match as_of.or(environment.as_of.as_deref()) {
+            Some(text) => crate::time::parse_instant(text)
+                .map_err(|e| DqError::Usage(format!("--as-of: {e}")))?,
+            None => Utc::now(),
+        };
+        let rules =
+            crate::config::rules::load_dir(&project.rules_dir()).map_err(DqError::Config)?;
+        let defaults = &project.config.defaults;
+        let fail_on = match defaults.fail_on.as_deref() {
+            Some("warn") => Severity::Warn,
+            _ => Severity::Error,
+        };
+        let memory_limit = match &defaults.memory_limit {
+            Some(text) => Some(parse_size(text).map_err(DqError::Usage)?),
+            None => None,
+        };
+        let options = RunOptions {
+            project_root: project.root.clone(),
+            lake: environment.lake.clone(),
+            storage: environment.storage.clone(),
+            layers: vec![],
+            datasets: vec![],
+            as_of,
+            sample_failures: defaults.sample_failures.unwrap_or(5),
+            memory_limit,
+        };
+        Ok(Context {
+            project,
+            env_name,
+            rules,
+            options,
+            fail_on,
+        })
+    }
+
+    pub fn session(&self) -> Result<datafusion::prelude::SessionContext> {
+        engine::session(self.options.memory_limit)
+    }
+
+    pub async fn prepare(&self, session: &datafusion::prelude::SessionContext) -> Result<Prepared> {
+        engine::prepare(session, &self.rules, &self.options).await
+    }
+
+    /// Runs the selected checks and builds the report.
+    pub async fn validate(&self, command: &str) -> Result<Report> {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let session = self.session()?;
+        let prepared = self.prepare(&session).await?;
+        tracing::info!(
+            checks = prepared.check_count(),
+            datasets = prepared.datasets.len(),
+            "validating"
+        );
+        let (datasets, checks) = engine::execute(&session, prepared).await;
+        let mut report = Report {
+            report_version: REPORT_VERSION,
+            tool: Tool {
+                name: "dq",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            command: command.to_string(),
+            environment: self.env_name.clone(),
+            lake: engine::store::redact(&self.options.lake),
+            as_of: self
+                .options
+                .as_of
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            duration_ms: clock.elapsed().as_millis() as u64,
+            fail_on: self.fail_on,
+            outcome: RunOutcome::Pass,
+            exit_code: 0,
+            summary: Summary::default(),
+            datasets,
+            checks,
+            errors: vec![],
+        };
+        report.finish();
+        tracing::info!(outcome = ?report.outcome, passed = report.summary.passed, failed = report.summary.failed, "done");
+        Ok(report)
+    }
+}
+
+/// Parses a memory size: `512MB`, `2GB`, `1.5GiB`, or bytes.
+pub fn parse_size(text: &str) -> std::result::Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let number: f64 = t[..split]
+        .parse()
+        .map_err(|_| format!("invalid memory size `{text}`"))?;
+    let unit = t[split..].trim().to_ascii_lowercase();
+    let factor: f64 = match unit.as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024f64.powi(4),
+        _ => {
+            return Err(format!(
+                "invalid memory size `{text}` (use e.g. 512MB or 2GB)"
+            ));
+        }
+    };
+    Ok((number * factor) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        assert_eq!(super::parse_size("256MB").unwrap(), 256 << 20);
+        assert_eq!(super::parse_size("2gb").unwrap(), 2 << 30);
+        assert!(super::parse_size("lots").is_err());
+    }
+}
