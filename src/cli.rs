@@ -177,12 +177,14 @@ fn init_logging(global: &GlobalArgs) {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_logging(&cli.global);
+    let json_logs = cli.global.log_format == LogFormat::Json;
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             let code = e.exit_code();
-            tracing::error!(exit_code = code, "{e}");
-            if !matches!(e, DqError::Config(_)) || std::io::stderr().is_terminal() || true {
+            if json_logs {
+                tracing::error!(exit_code = code, "{e}");
+            } else {
                 eprintln!("{}", render_error(&e));
             }
             code

@@ -438,10 +438,12 @@ fn partition_type(name: &str) -> Result<DataType, String> {
 fn located_serde_error(message: &str, at: &Located, text: &str, extra: &[&str]) -> Diagnostic {
     let (message, help) = yaml::explain_serde_message(message, extra);
     let mut place = (at.line, at.column);
-    if let Some(key) = message
+    let key = message
         .strip_prefix("unknown field `")
         .and_then(|r| r.strip_suffix('`'))
-    {
+        .or_else(|| message.strip_prefix('`').and_then(|r| r.split('`').next()))
+        .map(|k| k.rsplit('.').next().unwrap_or(k));
+    if let Some(key) = key {
         if let Some(found) = yaml::locate_key(text, at.line, key) {
             place = found;
         }
@@ -508,8 +510,11 @@ fn parse_check(
     }
     let common: CommonRaw = serde_json::from_value(serde_json::Value::Object(common_map))
         .map_err(|e| located_serde_error(&format!("{kind_name}: {e}"), at, text, &[]))?;
-    let rule = (kind.parse)(serde_json::Value::Object(params))
-        .map_err(|e| located_serde_error(&e.to_string(), at, text, COMMON_FIELDS))?;
+    let rule = (kind.parse)(serde_json::Value::Object(params)).map_err(|e| {
+        let mut d = located_serde_error(&e, at, text, COMMON_FIELDS);
+        d.message = format!("{kind_name}: {}", d.message);
+        d
+    })?;
     let thresholds = Thresholds {
         max_failed: common.max_failed,
         max_failed_fraction: common.max_failed_fraction,

@@ -9,7 +9,10 @@ use crate::error::{Diagnostic, closest};
 
 /// Parses a whole YAML document into `T`, or returns the first problem with its position.
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Diagnostic> {
-    serde_saphyr::from_str::<T>(text).map_err(|e| {
+    // YAML 1.2 booleans only: a column named `n` or `on` stays a string.
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|e| {
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))

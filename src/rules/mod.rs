@@ -46,7 +46,7 @@ pub struct RuleKind {
     pub row_level: bool,
     /// The module source; its `//!` comment is the kind's documentation.
     source: &'static str,
-    pub parse: fn(serde_json::Value) -> Result<Box<dyn Rule>, serde_json::Error>,
+    pub parse: fn(serde_json::Value) -> Result<Box<dyn Rule>, String>,
 }
 
 impl std::fmt::Debug for RuleKind {
@@ -106,10 +106,20 @@ pub fn dataset_kind_names() -> Vec<&'static str> {
 }
 
 /// Deserialises a kind's parameters into its config struct.
-pub fn parse_as<T: Rule + DeserializeOwned + 'static>(
-    value: serde_json::Value,
-) -> Result<Box<dyn Rule>, serde_json::Error> {
-    Ok(Box::new(serde_json::from_value::<T>(value)?))
+/// Errors name the offending parameter (`min: invalid type: …`).
+pub fn parse_as<T: Rule + DeserializeOwned + 'static>(value: serde_json::Value) -> Result<Box<dyn Rule>, String> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(rule) => Ok(Box::new(rule)),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            if path == "." || inner.starts_with("unknown field") {
+                Err(inner)
+            } else {
+                Err(format!("`{path}`: {inner}"))
+            }
+        }
+    }
 }
 
 /// A configured check of one kind.

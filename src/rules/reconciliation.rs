@@ -29,11 +29,7 @@ pub const KIND: RuleKind = RuleKind {
     placement: Placement::Reconciliation,
     row_level: false,
     source: include_str!("reconciliation.rs"),
-    parse: |_| {
-        Err(serde::de::Error::custom(
-            "reconciliations go under `reconciliations:`",
-        ))
-    },
+    parse: |_| Err("reconciliations go under `reconciliations:`".into()),
 };
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,1 +1,8 @@
-mod placeholder {}
+//! The single integration-test binary (one link instead of one per file).
+
+mod bad_input;
+mod common;
+mod differential;
+mod docs;
+mod one_scan;
+mod sample_lake;

@@ -1,0 +1,90 @@
+//! Helpers: run the real `dq` binary, and build throwaway projects around a generated lake.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const DQ: &str = env!("CARGO_BIN_EXE_dq");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+pub fn dq(dir: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(DQ)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run dq");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "dq panicked:\n{}", run.stderr);
+    run
+}
+
+/// A project in a temporary directory: dq.yaml, a generated lake under `lake/`, and the
+/// rule files given.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new(rules: &[(&str, &str)]) -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        dq::sample::generate(&dir.path().join("lake"), 1000, 1).expect("generate lake");
+        std::fs::write(
+            dir.path().join("dq.yaml"),
+            "default_env: test\nenvironments:\n  test: { lake: ./lake, as_of: \"2026-11-21T00:00:00Z\" }\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+        for (name, text) in rules {
+            std::fs::write(dir.path().join("rules").join(name), text).unwrap();
+        }
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn dq(&self, args: &[&str]) -> Run {
+        dq(self.path(), args)
+    }
+}
+
+/// A layer file with one dataset and the given check lines (YAML list items).
+pub fn silver_orders(checks: &[&str]) -> String {
+    let mut s = String::from(
+        "layer: silver\ndatasets:\n  - name: orders\n    partitioning: [{ name: date, type: date }]\n    checks:\n",
+    );
+    for c in checks {
+        s.push_str(&format!("      - {c}\n"));
+    }
+    s.push_str("  - name: customers\n    checks:\n      - row_count: { min: 1 }\n");
+    s
+}
+
+/// Validates a report against the shipped JSON Schema.
+pub fn assert_valid_report(report: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("schema/report-v1.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let errors: Vec<String> = validator.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "report does not match schema:\n{}", errors.join("\n"));
+}

@@ -1,0 +1,224 @@
+//! Differential property test: on random data (NULLs included), the fused plan gives the
+//! same results as naive one-query-per-check SQL, and as a plain Rust count where the
+//! semantics are simple enough to restate.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use dq::sample::Rng;
+
+const WORDS: &[&str] = &["abc", "abd", "bcd", "cab", "xyz", "", "aaaaaaa", "é"];
+
+struct Data {
+    x: Vec<Option<f64>>,
+    n: Vec<Option<i64>>,
+    s: Vec<Option<String>>,
+}
+
+fn data(rng: &mut Rng, rows: usize) -> Data {
+    let null = |rng: &mut Rng| rng.chance(0.15);
+    Data {
+        x: (0..rows).map(|_| if null(rng) { None } else { Some(((rng.unit() * 200.0 - 50.0) * 100.0).round() / 100.0) }).collect(),
+        n: (0..rows).map(|_| if null(rng) { None } else { Some(rng.below(25) as i64) }).collect(),
+        s: (0..rows).map(|_| if null(rng) { None } else { Some(WORDS[rng.below(WORDS.len() as u64) as usize].to_string()) }).collect(),
+    }
+}
+
+fn batch(d: &Data) -> RecordBatch {
+    RecordBatch::try_from_iter(vec![
+        ("x", Arc::new(Float64Array::from(d.x.clone())) as ArrayRef),
+        ("n", Arc::new(Int64Array::from(d.n.clone()))),
+        ("s", Arc::new(StringArray::from(d.s.clone()))),
+    ])
+    .unwrap()
+}
+
+/// A check in YAML, and the naive SQL counting its failing rows (or computing its value).
+struct Case {
+    yaml: String,
+    naive: String,
+    /// Independent Rust count of failing rows, where restated.
+    oracle: Option<u64>,
+    value: bool,
+}
+
+fn cases(rng: &mut Rng, d: &Data) -> Vec<Case> {
+    let filters: [(Option<&str>, fn(&Data, usize) -> bool); 4] = [
+        (None, |_, _| true),
+        (Some("n > 5"), |d, i| d.n[i].is_some_and(|n| n > 5)),
+        (Some("s = 'abc'"), |d, i| d.s[i].as_deref() == Some("abc")),
+        (Some("x IS NOT NULL"), |d, i| d.x[i].is_some()),
+    ];
+    let mut out = Vec::new();
+    for i in 0..14 {
+        let (w, keep) = filters[rng.below(4) as usize];
+        let where_yaml = w.map(|w| format!(", where: \"{w}\"")).unwrap_or_default();
+        let where_sql = w.unwrap_or("true");
+        let lo = (rng.unit() * 100.0 - 40.0).round();
+        let hi = lo + (rng.unit() * 100.0).round();
+        let rows: Vec<usize> = (0..d.x.len()).filter(|r| keep(d, *r)).collect();
+        let name = format!("c{i}");
+        let case = match i % 14 {
+            0 => Case {
+                yaml: format!("not_null: {{ name: {name}, columns: [x]{where_yaml} }}"),
+                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND x IS NULL"),
+                oracle: Some(rows.iter().filter(|r| d.x[**r].is_none()).count() as u64),
+                value: false,
+            },
+            1 => Case {
+                yaml: format!("not_null: {{ name: {name}, columns: [x, s]{where_yaml} }}"),
+                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (x IS NULL OR s IS NULL)"),
+                oracle: Some(rows.iter().filter(|r| d.x[**r].is_none() || d.s[**r].is_none()).count() as u64),
+                value: false,
+            },
+            2 => Case {
+                yaml: format!("range: {{ name: {name}, column: x, min: {lo}, max: {hi}{where_yaml} }}"),
+                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (x < {lo} OR x > {hi})"),
+                oracle: Some(rows.iter().filter(|r| d.x[**r].is_some_and(|x| x < lo || x > hi)).count() as u64),
+                value: false,
+            },
+            3 => Case {
+                yaml: format!("accepted_values: {{ name: {name}, column: s, values: [abc, xyz, ''], allow_null: false{where_yaml} }}"),
+                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (s NOT IN ('abc', 'xyz', '') OR s IS NULL)"),
+                oracle: Some(rows.iter().filter(|r| !matches!(d.s[**r].as_deref(), Some("abc" | "xyz" | ""))).count() as u64),
+                value: false,
+            },
+            4 => Case {
+                yaml: format!("pattern: {{ name: {name}, column: s, regex: '^[a-c]+$'{where_yaml} }}"),
+                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND NOT regexp_like(s, '^[a-c]+$')"),
+                oracle: None,
+                value: false,
+            },
+            5 => Case {
+                yaml: format!("length: {{ name: {name}, column: s, min: 1, max: 3{where_yaml} }}"),
+                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (character_length(s) < 1 OR character_length(s) > 3)"),
+                oracle: Some(rows.iter().filter(|r| d.s[**r].as_ref().is_some_and(|s| s.chars().count() < 1 || s.chars().count() > 3)).count() as u64),
+                value: false,
+            },
+            6 => Case {
+                yaml: format!("expression: {{ name: {name}, condition: \"x > n\"{where_yaml} }}"),
+                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (x > n) IS NOT TRUE"),
+                oracle: Some(rows.iter().filter(|r| !matches!((d.x[**r], d.n[**r]), (Some(x), Some(n)) if x > n as f64)).count() as u64),
+                value: false,
+            },
+            7 => Case {
+                yaml: format!("unique: {{ name: {name}, columns: [n], max_failed: 100000{where_yaml} }}"),
+                naive: format!("SELECT coalesce(sum(c), 0) FROM (SELECT n, count(*) AS c FROM t WHERE ({where_sql}) AND n IS NOT NULL GROUP BY n HAVING count(*) > 1)"),
+                oracle: {
+                    let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+                    for r in &rows {
+                        if let Some(n) = d.n[*r] {
+                            *counts.entry(n).or_default() += 1;
+                        }
+                    }
+                    Some(counts.values().filter(|c| **c > 1).sum())
+                },
+                value: false,
+            },
+            8 => Case {
+                yaml: format!("unique: {{ name: {name}, columns: [n, s], max_failed: 100000{where_yaml} }}"),
+                naive: format!("SELECT coalesce(sum(c), 0) FROM (SELECT n, s, count(*) AS c FROM t WHERE ({where_sql}) AND n IS NOT NULL AND s IS NOT NULL GROUP BY n, s HAVING count(*) > 1)"),
+                oracle: None,
+                value: false,
+            },
+            9 => Case {
+                yaml: format!("statistic: {{ name: {name}, column: x, stat: mean, min: -1000000{where_yaml} }}"),
+                naive: format!("SELECT avg(x) FROM t WHERE ({where_sql})"),
+                oracle: None,
+                value: true,
+            },
+            10 => Case {
+                yaml: format!("statistic: {{ name: {name}, column: x, stat: median, min: -1000000{where_yaml} }}"),
+                naive: format!("SELECT median(x) FROM t WHERE ({where_sql})"),
+                oracle: None,
+                value: true,
+            },
+            11 => Case {
+                yaml: format!("statistic: {{ name: {name}, column: n, stat: distinct_count, min: 0{where_yaml} }}"),
+                naive: format!("SELECT count(DISTINCT n) FROM t WHERE ({where_sql})"),
+                oracle: None,
+                value: true,
+            },
+            12 => Case {
+                yaml: format!("row_count: {{ name: {name}, min: 0{where_yaml} }}"),
+                naive: format!("SELECT count(*) FROM t WHERE ({where_sql})"),
+                oracle: Some(rows.len() as u64),
+                value: true,
+            },
+            _ => Case {
+                yaml: format!("statistic: {{ name: {name}, column: x, stat: sum, min: -1000000000{where_yaml} }}"),
+                naive: format!("SELECT sum(x) FROM t WHERE ({where_sql})"),
+                oracle: None,
+                value: true,
+            },
+        };
+        out.push(case);
+    }
+    out
+}
+
+fn scalar(batches: &[RecordBatch]) -> Option<f64> {
+    let row = dq::engine::values::first_row(batches).unwrap()?;
+    dq::rules::as_f64(row.first())
+}
+
+#[test]
+fn fused_results_equal_naive_queries() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for seed in 0..8u64 {
+        let mut rng = Rng::new(seed * 7919 + 1);
+        let rows = 50 + rng.below(400) as usize;
+        let d = data(&mut rng, rows);
+        let cases = cases(&mut rng, &d);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("lake/test/t/part-0.parquet");
+        dq::sample::write_parquet(&file, &[batch(&d)]).unwrap();
+        let mut text = String::from("layer: test\ndatasets:\n  - name: t\n    checks:\n");
+        for c in &cases {
+            text.push_str(&format!("      - {}\n", c.yaml));
+        }
+        let rules = dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text)]).unwrap();
+        let options = dq::engine::RunOptions {
+            project_root: dir.path().to_path_buf(),
+            lake: "lake".into(),
+            storage: Default::default(),
+            layers: vec![],
+            datasets: vec![],
+            as_of: chrono::Utc::now(),
+            sample_failures: 0,
+            memory_limit: None,
+        };
+        rt.block_on(async {
+            let session = dq::engine::session(None).unwrap();
+            let prepared = dq::engine::prepare(&session, &rules, &options).await.unwrap();
+            let (_, results) = dq::engine::execute(&session, prepared).await;
+            let naive = SessionContext::new();
+            naive.register_parquet("t", file.to_str().unwrap(), ParquetReadOptions::default()).await.unwrap();
+            for (i, case) in cases.iter().enumerate() {
+                let r = results.iter().find(|r| r.name == format!("c{i}")).unwrap();
+                assert_ne!(r.status, dq::report::Status::Error, "{r:?}");
+                let batches = naive.sql(&case.naive).await.unwrap().collect().await.unwrap();
+                let expected = scalar(&batches);
+                let got = if case.value {
+                    r.observed.as_f64().or_else(|| r.rows_checked.map(|v| v as f64))
+                } else {
+                    r.failed_rows.map(|v| v as f64)
+                };
+                match (expected, got) {
+                    (Some(e), Some(g)) => assert!(
+                        (e - g).abs() <= 1e-9 * e.abs().max(1.0),
+                        "seed {seed} {}: fused {g} vs naive {e}",
+                        case.yaml
+                    ),
+                    (None, None) => {}
+                    (e, g) => panic!("seed {seed} {}: fused {g:?} vs naive {e:?}", case.yaml),
+                }
+                if let Some(o) = case.oracle {
+                    assert_eq!(expected, Some(o as f64), "seed {seed} {}: naive SQL vs Rust count", case.yaml);
+                }
+            }
+        });
+    }
+}
