@@ -105,6 +105,9 @@ pub enum Command {
         rows: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Only silver orders, silver customers and gold (what the benchmark reads).
+        #[arg(long)]
+        core_only: bool,
     },
 }
 
@@ -244,9 +247,15 @@ fn run(cli: Cli) -> Result<i32, DqError> {
             println!("{}\n\n{}", k.name, k.doc());
             Ok(0)
         }
-        Command::SampleLake { out, rows, seed } => {
+        Command::SampleLake {
+            out,
+            rows,
+            seed,
+            core_only,
+        } => {
             let started = std::time::Instant::now();
-            let g = crate::sample::generate(&out, rows, seed).map_err(DqError::Runtime)?;
+            let g = crate::sample::generate_with(&out, rows, seed, !core_only)
+                .map_err(DqError::Runtime)?;
             if !cli.global.quiet {
                 eprintln!(
                     "wrote {} orders, {} customers: {} files, {} under {} in {:.1} s",

@@ -135,6 +135,11 @@ pub struct Generated {
 
 /// Writes the lake under `out` with `rows` silver orders (the committed sample uses 5000).
 pub fn generate(out: &Path, rows: usize, seed: u64) -> Result<Generated, String> {
+    generate_with(out, rows, seed, true)
+}
+
+/// `full = false` writes only silver orders, silver customers and gold (what benchmarks read).
+pub fn generate_with(out: &Path, rows: usize, seed: u64, full: bool) -> Result<Generated, String> {
     let days: i64 = if rows > 100_000 { 30 } else { 10 };
     let customers = (rows / 10).max(100) as i64;
     let last = NaiveDate::from_ymd_opt(LAST_DAY.0, LAST_DAY.1, LAST_DAY.2).ok_or("bad date")?;
@@ -199,6 +204,9 @@ pub fn generate(out: &Path, rows: usize, seed: u64) -> Result<Generated, String>
             let part = format!("date={}", day.date.format("%Y-%m-%d"));
             let orders_file = out.join("silver/orders").join(&part).join("part-0.parquet");
             write_parquet(&orders_file, &[orders_batch(&day.orders)?])?;
+            if !full {
+                return Ok(vec![orders_file]);
+            }
             let events_file = out
                 .join("silver/order_events")
                 .join(&part)

@@ -107,7 +107,9 @@ pub fn dataset_kind_names() -> Vec<&'static str> {
 
 /// Deserialises a kind's parameters into its config struct.
 /// Errors name the offending parameter (`min: invalid type: …`).
-pub fn parse_as<T: Rule + DeserializeOwned + 'static>(value: serde_json::Value) -> Result<Box<dyn Rule>, String> {
+pub fn parse_as<T: Rule + DeserializeOwned + 'static>(
+    value: serde_json::Value,
+) -> Result<Box<dyn Rule>, String> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(rule) => Ok(Box::new(rule)),
         Err(e) => {

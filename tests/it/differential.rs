@@ -20,9 +20,33 @@ struct Data {
 fn data(rng: &mut Rng, rows: usize) -> Data {
     let null = |rng: &mut Rng| rng.chance(0.15);
     Data {
-        x: (0..rows).map(|_| if null(rng) { None } else { Some(((rng.unit() * 200.0 - 50.0) * 100.0).round() / 100.0) }).collect(),
-        n: (0..rows).map(|_| if null(rng) { None } else { Some(rng.below(25) as i64) }).collect(),
-        s: (0..rows).map(|_| if null(rng) { None } else { Some(WORDS[rng.below(WORDS.len() as u64) as usize].to_string()) }).collect(),
+        x: (0..rows)
+            .map(|_| {
+                if null(rng) {
+                    None
+                } else {
+                    Some(((rng.unit() * 200.0 - 50.0) * 100.0).round() / 100.0)
+                }
+            })
+            .collect(),
+        n: (0..rows)
+            .map(|_| {
+                if null(rng) {
+                    None
+                } else {
+                    Some(rng.below(25) as i64)
+                }
+            })
+            .collect(),
+        s: (0..rows)
+            .map(|_| {
+                if null(rng) {
+                    None
+                } else {
+                    Some(WORDS[rng.below(WORDS.len() as u64) as usize].to_string())
+                }
+            })
+            .collect(),
     }
 }
 
@@ -69,43 +93,91 @@ fn cases(rng: &mut Rng, d: &Data) -> Vec<Case> {
             },
             1 => Case {
                 yaml: format!("not_null: {{ name: {name}, columns: [x, s]{where_yaml} }}"),
-                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (x IS NULL OR s IS NULL)"),
-                oracle: Some(rows.iter().filter(|r| d.x[**r].is_none() || d.s[**r].is_none()).count() as u64),
+                naive: format!(
+                    "SELECT count(*) FROM t WHERE ({where_sql}) AND (x IS NULL OR s IS NULL)"
+                ),
+                oracle: Some(
+                    rows.iter()
+                        .filter(|r| d.x[**r].is_none() || d.s[**r].is_none())
+                        .count() as u64,
+                ),
                 value: false,
             },
             2 => Case {
-                yaml: format!("range: {{ name: {name}, column: x, min: {lo}, max: {hi}{where_yaml} }}"),
-                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (x < {lo} OR x > {hi})"),
-                oracle: Some(rows.iter().filter(|r| d.x[**r].is_some_and(|x| x < lo || x > hi)).count() as u64),
+                yaml: format!(
+                    "range: {{ name: {name}, column: x, min: {lo}, max: {hi}{where_yaml} }}"
+                ),
+                naive: format!(
+                    "SELECT count(*) FROM t WHERE ({where_sql}) AND (x < {lo} OR x > {hi})"
+                ),
+                oracle: Some(
+                    rows.iter()
+                        .filter(|r| d.x[**r].is_some_and(|x| x < lo || x > hi))
+                        .count() as u64,
+                ),
                 value: false,
             },
             3 => Case {
-                yaml: format!("accepted_values: {{ name: {name}, column: s, values: [abc, xyz, ''], allow_null: false{where_yaml} }}"),
-                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (s NOT IN ('abc', 'xyz', '') OR s IS NULL)"),
-                oracle: Some(rows.iter().filter(|r| !matches!(d.s[**r].as_deref(), Some("abc" | "xyz" | ""))).count() as u64),
+                yaml: format!(
+                    "accepted_values: {{ name: {name}, column: s, values: [abc, xyz, ''], allow_null: false{where_yaml} }}"
+                ),
+                naive: format!(
+                    "SELECT count(*) FROM t WHERE ({where_sql}) AND (s NOT IN ('abc', 'xyz', '') OR s IS NULL)"
+                ),
+                oracle: Some(
+                    rows.iter()
+                        .filter(|r| !matches!(d.s[**r].as_deref(), Some("abc" | "xyz" | "")))
+                        .count() as u64,
+                ),
                 value: false,
             },
             4 => Case {
-                yaml: format!("pattern: {{ name: {name}, column: s, regex: '^[a-c]+$'{where_yaml} }}"),
-                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND NOT regexp_like(s, '^[a-c]+$')"),
+                yaml: format!(
+                    "pattern: {{ name: {name}, column: s, regex: '^[a-c]+$'{where_yaml} }}"
+                ),
+                naive: format!(
+                    "SELECT count(*) FROM t WHERE ({where_sql}) AND NOT regexp_like(s, '^[a-c]+$')"
+                ),
                 oracle: None,
                 value: false,
             },
             5 => Case {
                 yaml: format!("length: {{ name: {name}, column: s, min: 1, max: 3{where_yaml} }}"),
-                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (character_length(s) < 1 OR character_length(s) > 3)"),
-                oracle: Some(rows.iter().filter(|r| d.s[**r].as_ref().is_some_and(|s| s.chars().count() < 1 || s.chars().count() > 3)).count() as u64),
+                naive: format!(
+                    "SELECT count(*) FROM t WHERE ({where_sql}) AND (character_length(s) < 1 OR character_length(s) > 3)"
+                ),
+                oracle: Some(
+                    rows.iter()
+                        .filter(|r| {
+                            d.s[**r]
+                                .as_ref()
+                                .is_some_and(|s| s.chars().count() < 1 || s.chars().count() > 3)
+                        })
+                        .count() as u64,
+                ),
                 value: false,
             },
             6 => Case {
                 yaml: format!("expression: {{ name: {name}, condition: \"x > n\"{where_yaml} }}"),
-                naive: format!("SELECT count(*) FROM t WHERE ({where_sql}) AND (x > n) IS NOT TRUE"),
-                oracle: Some(rows.iter().filter(|r| !matches!((d.x[**r], d.n[**r]), (Some(x), Some(n)) if x > n as f64)).count() as u64),
+                naive: format!(
+                    "SELECT count(*) FROM t WHERE ({where_sql}) AND (x > n) IS NOT TRUE"
+                ),
+                oracle: Some(
+                    rows.iter()
+                        .filter(
+                            |r| !matches!((d.x[**r], d.n[**r]), (Some(x), Some(n)) if x > n as f64),
+                        )
+                        .count() as u64,
+                ),
                 value: false,
             },
             7 => Case {
-                yaml: format!("unique: {{ name: {name}, columns: [n], max_failed: 100000{where_yaml} }}"),
-                naive: format!("SELECT coalesce(sum(c), 0) FROM (SELECT n, count(*) AS c FROM t WHERE ({where_sql}) AND n IS NOT NULL GROUP BY n HAVING count(*) > 1)"),
+                yaml: format!(
+                    "unique: {{ name: {name}, columns: [n], max_failed: 100000{where_yaml} }}"
+                ),
+                naive: format!(
+                    "SELECT coalesce(sum(c), 0) FROM (SELECT n, count(*) AS c FROM t WHERE ({where_sql}) AND n IS NOT NULL GROUP BY n HAVING count(*) > 1)"
+                ),
                 oracle: {
                     let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
                     for r in &rows {
@@ -118,25 +190,35 @@ fn cases(rng: &mut Rng, d: &Data) -> Vec<Case> {
                 value: false,
             },
             8 => Case {
-                yaml: format!("unique: {{ name: {name}, columns: [n, s], max_failed: 100000{where_yaml} }}"),
-                naive: format!("SELECT coalesce(sum(c), 0) FROM (SELECT n, s, count(*) AS c FROM t WHERE ({where_sql}) AND n IS NOT NULL AND s IS NOT NULL GROUP BY n, s HAVING count(*) > 1)"),
+                yaml: format!(
+                    "unique: {{ name: {name}, columns: [n, s], max_failed: 100000{where_yaml} }}"
+                ),
+                naive: format!(
+                    "SELECT coalesce(sum(c), 0) FROM (SELECT n, s, count(*) AS c FROM t WHERE ({where_sql}) AND n IS NOT NULL AND s IS NOT NULL GROUP BY n, s HAVING count(*) > 1)"
+                ),
                 oracle: None,
                 value: false,
             },
             9 => Case {
-                yaml: format!("statistic: {{ name: {name}, column: x, stat: mean, min: -1000000{where_yaml} }}"),
+                yaml: format!(
+                    "statistic: {{ name: {name}, column: x, stat: mean, min: -1000000{where_yaml} }}"
+                ),
                 naive: format!("SELECT avg(x) FROM t WHERE ({where_sql})"),
                 oracle: None,
                 value: true,
             },
             10 => Case {
-                yaml: format!("statistic: {{ name: {name}, column: x, stat: median, min: -1000000{where_yaml} }}"),
+                yaml: format!(
+                    "statistic: {{ name: {name}, column: x, stat: median, min: -1000000{where_yaml} }}"
+                ),
                 naive: format!("SELECT median(x) FROM t WHERE ({where_sql})"),
                 oracle: None,
                 value: true,
             },
             11 => Case {
-                yaml: format!("statistic: {{ name: {name}, column: n, stat: distinct_count, min: 0{where_yaml} }}"),
+                yaml: format!(
+                    "statistic: {{ name: {name}, column: n, stat: distinct_count, min: 0{where_yaml} }}"
+                ),
                 naive: format!("SELECT count(DISTINCT n) FROM t WHERE ({where_sql})"),
                 oracle: None,
                 value: true,
@@ -148,7 +230,9 @@ fn cases(rng: &mut Rng, d: &Data) -> Vec<Case> {
                 value: true,
             },
             _ => Case {
-                yaml: format!("statistic: {{ name: {name}, column: x, stat: sum, min: -1000000000{where_yaml} }}"),
+                yaml: format!(
+                    "statistic: {{ name: {name}, column: x, stat: sum, min: -1000000000{where_yaml} }}"
+                ),
                 naive: format!("SELECT sum(x) FROM t WHERE ({where_sql})"),
                 oracle: None,
                 value: true,
@@ -179,7 +263,8 @@ fn fused_results_equal_naive_queries() {
         for c in &cases {
             text.push_str(&format!("      - {}\n", c.yaml));
         }
-        let rules = dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text)]).unwrap();
+        let rules =
+            dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text)]).unwrap();
         let options = dq::engine::RunOptions {
             project_root: dir.path().to_path_buf(),
             lake: "lake".into(),
@@ -192,17 +277,30 @@ fn fused_results_equal_naive_queries() {
         };
         rt.block_on(async {
             let session = dq::engine::session(None).unwrap();
-            let prepared = dq::engine::prepare(&session, &rules, &options).await.unwrap();
+            let prepared = dq::engine::prepare(&session, &rules, &options)
+                .await
+                .unwrap();
             let (_, results) = dq::engine::execute(&session, prepared).await;
             let naive = SessionContext::new();
-            naive.register_parquet("t", file.to_str().unwrap(), ParquetReadOptions::default()).await.unwrap();
+            naive
+                .register_parquet("t", file.to_str().unwrap(), ParquetReadOptions::default())
+                .await
+                .unwrap();
             for (i, case) in cases.iter().enumerate() {
                 let r = results.iter().find(|r| r.name == format!("c{i}")).unwrap();
                 assert_ne!(r.status, dq::report::Status::Error, "{r:?}");
-                let batches = naive.sql(&case.naive).await.unwrap().collect().await.unwrap();
+                let batches = naive
+                    .sql(&case.naive)
+                    .await
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap();
                 let expected = scalar(&batches);
                 let got = if case.value {
-                    r.observed.as_f64().or_else(|| r.rows_checked.map(|v| v as f64))
+                    r.observed
+                        .as_f64()
+                        .or_else(|| r.rows_checked.map(|v| v as f64))
                 } else {
                     r.failed_rows.map(|v| v as f64)
                 };
@@ -216,7 +314,12 @@ fn fused_results_equal_naive_queries() {
                     (e, g) => panic!("seed {seed} {}: fused {g:?} vs naive {e:?}", case.yaml),
                 }
                 if let Some(o) = case.oracle {
-                    assert_eq!(expected, Some(o as f64), "seed {seed} {}: naive SQL vs Rust count", case.yaml);
+                    assert_eq!(
+                        expected,
+                        Some(o as f64),
+                        "seed {seed} {}: naive SQL vs Rust count",
+                        case.yaml
+                    );
                 }
             }
         });

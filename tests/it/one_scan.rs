@@ -9,7 +9,11 @@ use crate::common::{Project, silver_orders};
 
 fn count_scans(plan: &Arc<dyn ExecutionPlan>) -> usize {
     let own = usize::from(plan.name() == "DataSourceExec");
-    own + plan.children().iter().map(|c| count_scans(c)).sum::<usize>()
+    own + plan
+        .children()
+        .iter()
+        .map(|c| count_scans(c))
+        .sum::<usize>()
 }
 
 #[test]
@@ -38,13 +42,28 @@ fn aggregate_checks_share_one_scan_with_pruning() {
     rt.block_on(async {
         let session = cx.session().unwrap();
         let prepared = cx.prepare(&session).await.unwrap();
-        let d = prepared.datasets.iter().find(|d| d.qualified == "silver.orders").unwrap();
+        let d = prepared
+            .datasets
+            .iter()
+            .find(|d| d.qualified == "silver.orders")
+            .unwrap();
         // Ten aggregate checks, one grouped pass for uniqueness.
         assert_eq!(d.checks.iter().filter(|c| !c.slots.is_empty()).count(), 10);
-        assert_eq!(d.checks.iter().filter(|c| c.compiled.query.is_some()).count(), 1);
+        assert_eq!(
+            d.checks
+                .iter()
+                .filter(|c| c.compiled.query.is_some())
+                .count(),
+            1
+        );
         let plan = d.fused.plan(&d.scoped).unwrap();
         let physical = session.state().create_physical_plan(&plan).await.unwrap();
-        assert_eq!(count_scans(&physical), 1, "{}", displayable(physical.as_ref()).indent(true));
+        assert_eq!(
+            count_scans(&physical),
+            1,
+            "{}",
+            displayable(physical.as_ref()).indent(true)
+        );
         let text = displayable(physical.as_ref()).indent(true).to_string();
         // Partition pruning: the scope keeps 2026-11-18..20 of 10 days.
         assert!(text.contains("date=2026-11-20"), "{text}");
@@ -52,11 +71,19 @@ fn aggregate_checks_share_one_scan_with_pruning() {
         // Projection: only the columns the checks read.
         let scan_line = text.lines().find(|l| l.contains("DataSourceExec")).unwrap();
         for unused in ["email", "country", "currency", "customer_id", "updated_at"] {
-            assert!(!scan_line.contains(unused), "reads unused column {unused}: {scan_line}");
+            assert!(
+                !scan_line.contains(unused),
+                "reads unused column {unused}: {scan_line}"
+            );
         }
         // And the whole run agrees with the plan: every check answered.
         let (_, results) = dq::engine::execute(&session, prepared).await;
         assert_eq!(results.len(), 12);
-        assert!(results.iter().all(|r| r.status != dq::report::Status::Error), "{results:?}");
+        assert!(
+            results
+                .iter()
+                .all(|r| r.status != dq::report::Status::Error),
+            "{results:?}"
+        );
     });
 }

@@ -10,7 +10,12 @@ fn statuses(report: &serde_json::Value, layer: &str) -> BTreeMap<String, String>
         .unwrap()
         .iter()
         .filter(|c| c["layer"] == layer)
-        .map(|c| (c["id"].as_str().unwrap().to_string(), c["status"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -32,7 +37,10 @@ fn full_run_finds_the_documented_defects() {
 
     let silver = statuses(&report, "silver");
     assert_eq!(count(&silver, "fail"), 1, "{silver:?}");
-    assert_eq!(silver["silver.orders.references(customer_id -> customers)"], "fail");
+    assert_eq!(
+        silver["silver.orders.references(customer_id -> customers)"],
+        "fail"
+    );
     assert_eq!(count(&silver, "warn"), 2, "{silver:?}");
     assert_eq!(silver["silver.orders.pattern(email, email)"], "warn");
     assert_eq!(silver["silver.orders.length(country)"], "warn");
@@ -46,56 +54,119 @@ fn full_run_finds_the_documented_defects() {
     ] {
         assert_eq!(bronze[id], "fail", "{id}");
     }
-    assert_eq!(bronze["bronze.customers_raw.pattern(signup_date, iso_date)"], "warn");
+    assert_eq!(
+        bronze["bronze.customers_raw.pattern(signup_date, iso_date)"],
+        "warn"
+    );
 
     // Known counts of the generated defects.
     let check = |id: &str| -> serde_json::Value {
-        report["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap()
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap()
     };
     let orphans = check("silver.orders.references(customer_id -> customers)");
     assert_eq!(orphans["failed_rows"], 3);
     assert_eq!(orphans["rows_checked"], 3500);
     assert!(!orphans["sample_failures"].as_array().unwrap().is_empty());
-    assert!(orphans["sql"].as_str().unwrap().contains("silver.customers"), "{}", orphans["sql"]);
+    assert!(
+        orphans["sql"]
+            .as_str()
+            .unwrap()
+            .contains("silver.customers"),
+        "{}",
+        orphans["sql"]
+    );
     // The scope keeps 7 of 10 daily partitions.
-    let orders = report["datasets"].as_array().unwrap().iter().find(|d| d["id"] == "silver.orders").unwrap();
+    let orders = report["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "silver.orders")
+        .unwrap();
     assert_eq!(orders["rows_in_scope"], 3500);
     assert_eq!(orders["files"], 10);
 
     // Every rule kind of the catalogue is exercised by the sample rules.
-    let kinds: BTreeSet<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    let kinds: BTreeSet<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
     for k in dq::rules::REGISTRY {
-        assert!(kinds.contains(k.name), "sample rules do not use `{}`", k.name);
+        assert!(
+            kinds.contains(k.name),
+            "sample rules do not use `{}`",
+            k.name
+        );
     }
 }
 
 #[test]
 fn gold_alone_passes_with_its_reconciliations() {
-    let run = dq(&repo(), &["validate", "--layer", "gold", "--format", "json"]);
+    let run = dq(
+        &repo(),
+        &["validate", "--layer", "gold", "--format", "json"],
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let report = run.json();
     assert_valid_report(&report);
     let checks = report["checks"].as_array().unwrap();
-    assert!(checks.iter().all(|c| c["layer"] == "gold" && c["status"] == "pass"));
-    let recs: Vec<_> = checks.iter().filter(|c| c["kind"] == "reconciliation").collect();
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["layer"] == "gold" && c["status"] == "pass")
+    );
+    let recs: Vec<_> = checks
+        .iter()
+        .filter(|c| c["kind"] == "reconciliation")
+        .collect();
     assert_eq!(recs.len(), 2);
     let left = recs[0]["observed"]["left"].as_f64().unwrap();
     let right = recs[0]["observed"]["right"].as_f64().unwrap();
     assert!(left > 100_000.0 && ((left - right) / left).abs() < 1e-9);
     // Silver orders were read for the reconciliation but are not reported as a dataset.
-    let datasets: Vec<&str> = report["datasets"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
-    assert_eq!(datasets, vec!["gold.daily_revenue", "gold.customer_summary"]);
+    let datasets: Vec<&str> = report["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        datasets,
+        vec!["gold.daily_revenue", "gold.customer_summary"]
+    );
 }
 
 #[test]
 fn text_report_reads_at_a_glance() {
     let run = dq(&repo(), &["validate", "--layer", "silver"]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("silver.orders  3500 rows in scope"), "{}", run.stdout);
-    assert!(run.stdout.contains("FAIL   references(customer_id -> customers)"), "{}", run.stdout);
-    assert!(run.stdout.contains("3 rows reference keys missing from silver.customers"));
+    assert!(
+        run.stdout.contains("silver.orders  3500 rows in scope"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("FAIL   references(customer_id -> customers)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("3 rows reference keys missing from silver.customers")
+    );
     assert!(run.stdout.contains("FAIL (exit 1)"));
-    assert!(!run.stdout.contains("\x1b["), "no colour when stdout is not a terminal");
+    assert!(
+        !run.stdout.contains("\x1b["),
+        "no colour when stdout is not a terminal"
+    );
 }
 
 #[test]
@@ -107,17 +178,37 @@ fn junit_has_one_testcase_per_check() {
     let xml = run.stdout;
     assert!(xml.starts_with("<?xml"));
     assert_eq!(xml.matches("<testcase ").count(), total);
-    assert_eq!(xml.matches("<failure ").count(), json["summary"]["failed"].as_u64().unwrap() as usize);
-    assert_eq!(xml.matches("<skipped ").count(), json["summary"]["warned"].as_u64().unwrap() as usize);
-    assert_eq!(xml.matches("<testsuite ").count(), xml.matches("</testsuite>").count());
+    assert_eq!(
+        xml.matches("<failure ").count(),
+        json["summary"]["failed"].as_u64().unwrap() as usize
+    );
+    assert_eq!(
+        xml.matches("<skipped ").count(),
+        json["summary"]["warned"].as_u64().unwrap() as usize
+    );
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
     assert!(!xml.contains("->"), "names are escaped");
 }
 
 #[test]
 fn markdown_fits_a_pull_request() {
-    let run = dq(&repo(), &["validate", "--format", "markdown", "--layer", "silver"]);
-    assert!(run.stdout.starts_with("### dq validate --layer silver — ❌ FAIL"), "{}", run.stdout);
-    assert!(run.stdout.contains("| ❌ fail | silver.orders | `references(customer_id -> customers)` |"));
+    let run = dq(
+        &repo(),
+        &["validate", "--format", "markdown", "--layer", "silver"],
+    );
+    assert!(
+        run.stdout
+            .starts_with("### dq validate --layer silver — ❌ FAIL"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("| ❌ fail | silver.orders | `references(customer_id -> customers)` |")
+    );
     assert!(run.stdout.contains("<details>"));
 }
 
@@ -126,22 +217,68 @@ fn output_file_fail_on_and_sample_control() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     let path_s = path.to_str().unwrap();
-    let run = dq(&repo(), &["validate", "-d", "bronze.customers_raw", "--format", "json", "--output", path_s, "--sample-failures", "0"]);
+    let run = dq(
+        &repo(),
+        &[
+            "validate",
+            "-d",
+            "bronze.customers_raw",
+            "--format",
+            "json",
+            "--output",
+            path_s,
+            "--sample-failures",
+            "0",
+        ],
+    );
     assert_eq!(run.code, 0, "a warning alone passes: {}", run.stderr);
     assert!(run.stderr.contains("report written to"), "{}", run.stderr);
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_valid_report(&report);
-    assert!(report["checks"].as_array().unwrap().iter().all(|c| c["sample_failures"].as_array().unwrap().is_empty()));
-    let run = dq(&repo(), &["validate", "-d", "bronze.customers_raw", "--fail-on", "warn", "-q"]);
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["sample_failures"].as_array().unwrap().is_empty())
+    );
+    let run = dq(
+        &repo(),
+        &[
+            "validate",
+            "-d",
+            "bronze.customers_raw",
+            "--fail-on",
+            "warn",
+            "-q",
+        ],
+    );
     assert_eq!(run.code, 1);
 }
 
 #[test]
 fn as_of_moves_freshness_and_scopes() {
     // A week later nothing is fresh, and the 7-day scope of silver.orders holds no rows.
-    let run = dq(&repo(), &["validate", "-d", "silver.orders", "--as-of", "2026-12-01", "--format", "json"]);
+    let run = dq(
+        &repo(),
+        &[
+            "validate",
+            "-d",
+            "silver.orders",
+            "--as-of",
+            "2026-12-01",
+            "--format",
+            "json",
+        ],
+    );
     let report = run.json();
-    let fresh = report["checks"].as_array().unwrap().iter().find(|c| c["kind"] == "freshness").unwrap();
+    let fresh = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "freshness")
+        .unwrap();
     assert_eq!(fresh["status"], "fail");
     let orders = &report["datasets"][0];
     assert_eq!(orders["rows_in_scope"], 0);
@@ -151,14 +288,22 @@ fn as_of_moves_freshness_and_scopes() {
 fn lint_plan_rules_and_explain() {
     let run = dq(&repo(), &["lint"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("56 checks in 7 datasets compile"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("56 checks in 7 datasets compile"),
+        "{}",
+        run.stdout
+    );
 
     let run = dq(&repo(), &["plan", "--layer", "silver"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("-- silver.orders"), "{}", run.stdout);
     assert!(run.stdout.contains("FILTER (WHERE"), "{}", run.stdout);
     assert!(run.stdout.contains("FROM silver.orders"), "{}", run.stdout);
-    assert!(run.stdout.contains("-- no scan (schema / listing): schema"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("-- no scan (schema / listing): schema"),
+        "{}",
+        run.stdout
+    );
     // The scope reaches the SQL with the evaluation instant pinned.
     assert!(run.stdout.contains("2026-11-21"), "{}", run.stdout);
 
@@ -171,7 +316,11 @@ fn lint_plan_rules_and_explain() {
     assert!(run.stdout.contains("Example:"));
     let run = dq(&repo(), &["explain", "referenses"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("did you mean `references`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean `references`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -192,7 +341,11 @@ fn never_writes_to_the_lake() {
                 if m.is_dir() {
                     stack.push(e.path());
                 } else {
-                    out.push((e.path().display().to_string(), m.len(), m.modified().unwrap()));
+                    out.push((
+                        e.path().display().to_string(),
+                        m.len(),
+                        m.modified().unwrap(),
+                    ));
                 }
             }
         }

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Whole-process benchmark: dq against the same checks hand-written as DuckDB SQL.
+
+Generates (once, cached under .bench/) a silver orders dataset of ROWS rows over 30 daily
+Hive partitions, a customers dataset of ROWS/10 rows and a gold daily revenue dataset;
+runs `dq validate` with ~20 checks (bench/rules/) and a DuckDB script doing the same
+checks in the fewest queries; checks both agree on every count; prints the median wall
+time and peak RSS of each and the ratio dq / DuckDB.
+
+Usage: python3 scripts/bench.py [--rows N] [--runs K] [--checks 10|100]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".bench"
+VENV = Path(os.environ.get("DQ_BENCH_VENV", Path.home() / ".cache" / "dq-bench-venv"))
+
+DUCKDB_SCRIPT = r"""
+import sys, json, duckdb
+lake = sys.argv[1]
+con = duckdb.connect()
+con.execute(f"CREATE VIEW orders AS SELECT * FROM read_parquet('{lake}/silver/orders/*/*.parquet', hive_partitioning = true)")
+con.execute(f"CREATE VIEW customers AS SELECT * FROM read_parquet('{lake}/silver/customers/*.parquet')")
+con.execute(f"CREATE VIEW daily_revenue AS SELECT * FROM read_parquet('{lake}/gold/daily_revenue/*.parquet')")
+out = {}
+# Every aggregate check in one fused query.
+row = con.execute(r'''
+SELECT
+  count(*),
+  count(*) FILTER (WHERE order_id IS NULL OR customer_id IS NULL OR amount IS NULL OR created_at IS NULL),
+  count(*) FILTER (WHERE email IS NULL OR status IS NULL),
+  count(*) FILTER (WHERE status NOT IN ('placed', 'shipped', 'delivered', 'cancelled', 'returned')),
+  count(*) FILTER (WHERE currency NOT IN ('EUR', 'USD', 'GBP')),
+  count(*) FILTER (WHERE NOT regexp_matches(email, '^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$')),
+  count(*) FILTER (WHERE amount < 0 OR amount > 100000),
+  count(*) FILTER (WHERE length(country) < 2 OR length(country) > 2),
+  count(*) FILTER (WHERE created_at < TIMESTAMPTZ '2020-01-01 00:00:00+00'),
+  count(*) FILTER (WHERE (updated_at >= created_at) IS NOT TRUE),
+  max(created_at),
+  avg(amount),
+  stddev_samp(amount),
+  max(amount),
+  sum(amount) FILTER (WHERE status <> 'cancelled'),
+  count(*) FILTER (WHERE customer_id IS NOT NULL)
+FROM orders''').fetchone()
+keys = ["rows", "not_null", "not_null_email_status", "status", "currency", "email", "amount_range",
+        "country_length", "created_range", "updated_after_created", "max_created", "mean", "stddev",
+        "max_amount", "revenue", "customers_checked"]
+out.update({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(keys, row)})
+out["unique_order_id"] = con.execute('''
+SELECT coalesce(sum(c), 0) FROM (SELECT order_id, count(*) c FROM orders WHERE order_id IS NOT NULL
+GROUP BY order_id HAVING count(*) > 1)''').fetchone()[0]
+out["unique_customer_created"] = con.execute('''
+SELECT coalesce(sum(c), 0) FROM (SELECT customer_id, created_at, count(*) c FROM orders
+WHERE customer_id IS NOT NULL AND created_at IS NOT NULL GROUP BY customer_id, created_at HAVING count(*) > 1)''').fetchone()[0]
+out["orphans"] = con.execute('''
+SELECT count(*) FROM orders o ANTI JOIN customers c ON o.customer_id = c.customer_id
+WHERE o.customer_id IS NOT NULL''').fetchone()[0]
+out["gold_revenue"] = con.execute("SELECT sum(revenue) FROM daily_revenue").fetchone()[0]
+out["columns"] = [r[0] for r in con.execute("DESCRIBE orders").fetchall()]
+print(json.dumps(out, default=str))
+"""
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def run_measured(cmd, cwd=None):
+    # subprocess.communicate() reaps the child, so read its rusage through /usr/bin/time.
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    lines = proc.stderr.strip().splitlines()
+    rss = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan")
+    return wall, rss, proc.stdout, "\n".join(lines[:-1]), proc.returncode
+
+
+def ensure_duckdb():
+    py = VENV / "bin" / "python"
+    if not py.exists():
+        sh([sys.executable, "-m", "venv", str(VENV)])
+    if subprocess.run([str(py), "-c", "import duckdb"], capture_output=True).returncode != 0:
+        sh([str(py), "-m", "pip", "install", "-q", "duckdb"])
+    return py
+
+
+def dq_binary():
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    sh(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
+    return target / "release" / "dq"
+
+
+def project(lake, checks):
+    """A dq project around the generated lake with the benchmark rules."""
+    proj = CACHE / f"project-{checks}"
+    if proj.exists():
+        shutil.rmtree(proj)
+    (proj / "rules").mkdir(parents=True)
+    (proj / "dq.yaml").write_text(
+        f"default_env: bench\nenvironments:\n  bench: {{ lake: {lake}, as_of: \"2026-11-21T00:00:00Z\" }}\n"
+    )
+    rules = (ROOT / "bench" / "rules" / "silver.yaml").read_text()
+    if checks == 100:
+        rules = rules + "".join(
+            f"      - range: {{ name: extra_range_{i}, column: amount, min: -{i}, max: {100000 + i} }}\n"
+            f"      - accepted_values: {{ name: extra_status_{i}, column: status, values: [placed, shipped, delivered, cancelled, returned, s{i}] }}\n"
+            for i in range(40)
+        )
+    elif checks == 10:
+        kept = []
+        count = 0
+        for line in rules.splitlines(keepends=True):
+            if line.startswith("      - "):
+                count += 1
+                if count > 10:
+                    continue
+            kept.append(line)
+        rules = "".join(kept)
+    (proj / "rules" / "silver.yaml").write_text(rules)
+    (proj / "rules" / "gold.yaml").write_text((ROOT / "bench" / "rules" / "gold.yaml").read_text())
+    return proj
+
+
+def compare(report, duck):
+    by_name = {c["name"]: c for c in report["checks"]}
+    pairs = [
+        ("not_null(order_id, customer_id, amount, created_at)", "failed_rows", "not_null"),
+        ("not_null(email, status)", "failed_rows", "not_null_email_status"),
+        ("accepted_values(status)", "failed_rows", "status"),
+        ("accepted_values(currency)", "failed_rows", "currency"),
+        ("pattern(email, email)", "failed_rows", "email"),
+        ("range(amount)", "failed_rows", "amount_range"),
+        ("length(country)", "failed_rows", "country_length"),
+        ("range(created_at)", "failed_rows", "created_range"),
+        ("updated_after_created", "failed_rows", "updated_after_created"),
+        ("unique(order_id)", "failed_rows", "unique_order_id"),
+        ("unique(customer_id, created_at)", "failed_rows", "unique_customer_created"),
+        ("references(customer_id -> customers)", "failed_rows", "orphans"),
+        ("row_count", "observed", "rows"),
+        ("mean(amount)", "observed", "mean"),
+        ("stddev(amount)", "observed", "stddev"),
+        ("max(amount)", "observed", "max_amount"),
+    ]
+    problems = []
+    for name, field, key in pairs:
+        c = by_name.get(name)
+        if c is None:
+            continue
+        a, b = c[field], duck[key]
+        if isinstance(a, float) or isinstance(b, float):
+            ok = a is not None and b is not None and abs(a - b) <= 1e-6 * max(1.0, abs(b))
+        else:
+            ok = a == b
+        if not ok:
+            problems.append(f"{name}: dq {a} vs duckdb {b}")
+    rec = by_name.get("revenue_matches_silver")
+    if rec and abs(rec["observed"]["right"] - duck["revenue"]) > 1e-6 * duck["revenue"]:
+        problems.append(f"revenue: dq {rec['observed']['right']} vs duckdb {duck['revenue']}")
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--checks", type=int, default=20, choices=[10, 20, 100])
+    ap.add_argument("--memory-limit", default=None, help="pass --memory-limit to dq")
+    ap.add_argument("--skip-duckdb", action="store_true")
+    args = ap.parse_args()
+
+    dq = dq_binary()
+    lake = CACHE / f"lake-{args.rows}"
+    if not (lake / "silver" / "orders").exists():
+        print(f"generating {args.rows} rows into {lake} …", file=sys.stderr)
+        sh([str(dq), "sample-lake", "--out", str(lake), "--rows", str(args.rows), "--core-only"])
+    proj = project(lake, args.checks)
+    dq_cmd = [str(dq), "validate", "--format", "json", "--sample-failures", "0", "-q"]
+    if args.memory_limit:
+        dq_cmd += ["--memory-limit", args.memory_limit]
+
+    # One warm-up run each (file cache), then measured runs.
+    dq_runs, duck_runs = [], []
+    report = None
+    for i in range(args.runs + 1):
+        wall, rss, out, err, code = run_measured(dq_cmd, cwd=proj)
+        if code not in (0, 1):
+            sys.exit(f"dq failed (exit {code}):\n{err}")
+        report = json.loads(out)
+        if i:
+            dq_runs.append((wall, rss))
+    n_checks = report["summary"]["total"]
+    print(f"dq:     {n_checks} checks on {args.rows:,} rows: " + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in dq_runs))
+    dq_med = statistics.median(w for w, _ in dq_runs)
+    dq_rss = max(r for _, r in dq_runs)
+    if args.skip_duckdb:
+        print(f"dq median {dq_med:.2f}s, peak RSS {dq_rss:.0f} MiB")
+        return
+    py = ensure_duckdb()
+    script = CACHE / "duckdb_checks.py"
+    script.write_text(DUCKDB_SCRIPT)
+    duck = None
+    for i in range(args.runs + 1):
+        wall, rss, out, err, code = run_measured([str(py), str(script), str(lake)])
+        if code != 0:
+            sys.exit(f"duckdb failed:\n{err}")
+        duck = json.loads(out)
+        if i:
+            duck_runs.append((wall, rss))
+    print("duckdb: " + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in duck_runs))
+    duck_med = statistics.median(w for w, _ in duck_runs)
+    duck_rss = max(r for _, r in duck_runs)
+    problems = compare(report, duck) if args.checks != 10 else []
+    print(f"\nmedian wall time: dq {dq_med:.2f} s, DuckDB {duck_med:.2f} s  →  ratio dq/DuckDB = {dq_med / duck_med:.2f}")
+    print(f"peak RSS:         dq {dq_rss:.0f} MiB, DuckDB {duck_rss:.0f} MiB")
+    if problems:
+        print("\nDISAGREEMENT:\n  " + "\n  ".join(problems))
+        sys.exit(1)
+    print("results agree on every compared count and statistic")
+
+
+if __name__ == "__main__":
+    main()
