@@ -6,3 +6,4 @@ mod differential;
 mod docs;
 mod one_scan;
 mod sample_lake;
+mod stores;

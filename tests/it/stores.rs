@@ -1,0 +1,121 @@
+//! Lake roots given as URLs: `file://` through the binary, `memory://` through the library
+//! (an in-memory store only exists inside one process).
+
+use std::sync::Arc;
+
+use object_store::ObjectStoreExt;
+use object_store::memory::InMemory;
+use object_store::path::Path as StorePath;
+
+use crate::common::{Project, silver_orders};
+
+#[test]
+fn file_url_lake_gives_the_same_report_as_a_path() {
+    let p = Project::new(&[(
+        "silver.yaml",
+        &silver_orders(&["row_count: { min: 1 }", "unique: { columns: [order_id] }"]),
+    )]);
+    let by_path = p.dq(&["validate", "--format", "json"]).json();
+    let url = url::Url::from_directory_path(p.path().join("lake")).unwrap();
+    std::fs::write(
+        p.path().join("dq.yaml"),
+        format!("default_env: test\nenvironments:\n  test: {{ lake: \"{url}\", as_of: \"2026-11-21T00:00:00Z\" }}\n"),
+    )
+    .unwrap();
+    let by_url = p.dq(&["validate", "--format", "json"]).json();
+    let strip = |r: &serde_json::Value| -> Vec<(String, String, serde_json::Value)> {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].to_string(),
+                    c["status"].to_string(),
+                    c["observed"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(strip(&by_path), strip(&by_url));
+    assert_eq!(by_url["summary"]["passed"], 3);
+}
+
+#[test]
+fn memory_url_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    dq::sample::generate_with(&dir.path().join("lake"), 1000, 3, false).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = Arc::new(InMemory::new());
+        for entry in walk(&dir.path().join("lake")) {
+            let rel = entry
+                .strip_prefix(dir.path().join("lake"))
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            let bytes = std::fs::read(&entry).unwrap();
+            store
+                .put(&StorePath::from(format!("lake/{rel}")), bytes.into())
+                .await
+                .unwrap();
+        }
+        let session = dq::engine::session(None).unwrap();
+        session
+            .runtime_env()
+            .register_object_store(&url::Url::parse("memory://").unwrap(), store);
+        let text = silver_orders(&[
+            "row_count: { min: 1000, max: 1000 }",
+            "references: { column: customer_id, dataset: customers, key: customer_id }",
+        ]);
+        let rules =
+            dq::config::rules::load_sources(&[(dir.path().join("silver.yaml"), text)]).unwrap();
+        let options = dq::engine::RunOptions {
+            project_root: dir.path().to_path_buf(),
+            lake: "memory:///lake".into(),
+            storage: Default::default(),
+            layers: vec![],
+            datasets: vec![],
+            as_of: chrono::Utc::now(),
+            sample_failures: 1,
+            memory_limit: None,
+        };
+        let prepared = dq::engine::prepare(&session, &rules, &options)
+            .await
+            .unwrap();
+        let (datasets, results) = dq::engine::execute(&session, prepared).await;
+        assert!(
+            datasets[0]
+                .facts
+                .url
+                .starts_with("memory:///lake/silver/orders"),
+            "{:?}",
+            datasets[0].facts.url
+        );
+        let statuses: Vec<_> = results
+            .iter()
+            .map(|r| (r.name.as_str(), r.status))
+            .collect();
+        assert!(
+            statuses.contains(&("row_count", dq::report::Status::Pass)),
+            "{statuses:?}"
+        );
+        // 1000 rows over 10 days: 1 orphan on each of days 0, 3, 6, 9.
+        let refs = results.iter().find(|r| r.kind == "references").unwrap();
+        assert_eq!(refs.failed_rows, Some(4), "{refs:?}");
+    });
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
