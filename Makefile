@@ -2,14 +2,18 @@
 
 CARGO ?= cargo
 
-.PHONY: run test check bench sample-data docs
+.PHONY: run test test-fast check bench sample-data docs
 
 ## Validate the bundled sample lake (exit code 1: the sample has known defects).
 run:
 	$(CARGO) run --quiet -- validate
 
-## The whole test suite: unit tests and the integration-test binary.
+## The whole test suite, with the S3 (moto) and Azure (Azurite) servers it starts on 127.0.0.1.
 test:
+	bash scripts/test.sh
+
+## Only the tests that need no server (cloud tests are skipped as ignored).
+test-fast:
 	$(CARGO) test --locked
 
 ## Formatting and lints.

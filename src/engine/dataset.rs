@@ -52,10 +52,10 @@ pub async fn register(
     let objects: Vec<_> = table_url
         .list_all_files(&state, object_store.as_ref(), ".parquet")
         .await
-        .map_err(|e| format!("cannot list {shown}: {e}"))?
+        .map_err(|e| format!("cannot list {shown}: {}", store::explain(&e.to_string())))?
         .try_collect()
         .await
-        .map_err(|e| format!("cannot list {shown}: {e}"))?;
+        .map_err(|e| format!("cannot list {shown}: {}", store::explain(&e.to_string())))?;
     if objects.is_empty() {
         return Err(format!("no Parquet files under {shown}"));
     }
@@ -83,7 +83,7 @@ pub async fn register(
         .map_err(|e| {
             format!(
                 "cannot read Parquet footers under {shown}: {}",
-                crate::engine::clean_error(&e)
+                store::explain(&crate::engine::clean_error(&e))
             )
         })?;
     let partition_cols: Vec<_> = spec

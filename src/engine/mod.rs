@@ -60,7 +60,7 @@ pub fn clean_error(e: &datafusion::error::DataFusionError) -> String {
             text = rest.to_string();
         }
     }
-    text
+    store::scrub(&text)
 }
 
 pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, DqError> {

@@ -1,6 +1,7 @@
 //! Lake locations: turning a lake root and dataset path into a URL, and registering the
 //! object store that serves it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -55,13 +56,63 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// dq's own storage options (not passed to the object store).
+const DQ_OPTIONS: &[&str] = &["max_retries", "retry_timeout"];
+
+/// Bounded network behaviour unless the environment's `storage:` says otherwise: every
+/// request times out, and retries stop well before a cron job would notice a hang.
+const DEFAULT_CLIENT_OPTIONS: &[(&str, &str)] = &[("connect_timeout", "5s"), ("timeout", "30s")];
+
+fn retry_config(options: &BTreeMap<String, String>) -> Result<object_store::RetryConfig, String> {
+    let mut retry = object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: std::time::Duration::from_secs(20),
+        ..Default::default()
+    };
+    if let Some(v) = options.get("max_retries") {
+        retry.max_retries = v
+            .parse()
+            .map_err(|_| format!("storage option max_retries: `{v}` is not a number"))?;
+    }
+    if let Some(v) = options.get("retry_timeout") {
+        retry.retry_timeout = crate::duration::parse_duration(v)
+            .map_err(|e| format!("storage option retry_timeout: {e}"))?;
+    }
+    Ok(retry)
+}
+
+/// Builds an object store from one of object_store's builders: defaults first, then the
+/// environment's `storage:` options (keys as object_store names them: `region`,
+/// `endpoint`, `allow_http`, `skip_signature`, `account_name`, …).
+macro_rules! build_store {
+    ($builder:expr, $options:expr) => {{
+        let mut b = $builder.with_retry(retry_config($options)?);
+        for (k, v) in DEFAULT_CLIENT_OPTIONS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(
+                $options
+                    .iter()
+                    .filter(|(k, _)| !DQ_OPTIONS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            )
+        {
+            let key = k
+                .parse()
+                .map_err(|_| format!("unknown storage option `{k}`"))?;
+            b = b.with_config(key, v);
+        }
+        Arc::new(b.build().map_err(|e| explain(&e.to_string()))?) as Arc<dyn ObjectStore>
+    }};
+}
+
 /// Makes sure the session can reach `url`: local files are always served; `memory://`,
 /// `s3://`, `gs://` and `az://` stores are built from the standard environment variables
 /// of each cloud plus the environment's `storage` options.
 pub fn ensure_store(
     session: &SessionContext,
     url: &Url,
-    options: &std::collections::BTreeMap<String, String>,
+    options: &BTreeMap<String, String>,
 ) -> Result<(), String> {
     let runtime = session.runtime_env();
     let base = Url::parse(&format!(
@@ -77,42 +128,101 @@ pub fn ensure_store(
     }
     let store: Arc<dyn ObjectStore> = match url.scheme() {
         "memory" => Arc::new(object_store::memory::InMemory::new()),
-        "s3" | "s3a" => {
-            let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
-            for (k, v) in options {
-                let key = k
-                    .parse()
-                    .map_err(|e| format!("storage option `{k}`: {e}"))?;
-                b = b.with_config(key, v);
-            }
-            Arc::new(b.build().map_err(|e| e.to_string())?)
-        }
+        "s3" | "s3a" => build_store!(
+            object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()),
+            options
+        ),
         "gs" | "gcs" => {
-            let mut b =
-                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
-            for (k, v) in options {
-                let key = k
-                    .parse()
-                    .map_err(|e| format!("storage option `{k}`: {e}"))?;
-                b = b.with_config(key, v);
-            }
-            Arc::new(b.build().map_err(|e| e.to_string())?)
+            build_store!(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str()),
+                options
+            )
         }
         "az" | "azure" | "abfs" | "abfss" => {
-            let mut b =
-                object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-            for (k, v) in options {
-                let key = k
-                    .parse()
-                    .map_err(|e| format!("storage option `{k}`: {e}"))?;
-                b = b.with_config(key, v);
-            }
-            Arc::new(b.build().map_err(|e| e.to_string())?)
+            build_store!(
+                object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str()),
+                options
+            )
         }
-        other => return Err(format!("unsupported URL scheme `{other}://`")),
+        other => {
+            return Err(format!(
+                "unsupported URL scheme `{other}://` (use a path, file://, memory://, s3://, gs:// or az://)"
+            ));
+        }
     };
     runtime.register_object_store(&base, store);
     Ok(())
+}
+
+/// Adds what to do to an object-store error, and removes anything secret from it.
+pub fn explain(error: &str) -> String {
+    let text = scrub(error);
+    let lower = text.to_ascii_lowercase();
+    let hint = if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
+        Some("the bucket does not exist")
+    } else if lower.contains("containernotfound") || lower.contains("container does not exist") {
+        Some("the container does not exist")
+    } else if lower.contains("accessdenied")
+        || lower.contains("invalidaccesskeyid")
+        || lower.contains("signaturedoesnotmatch")
+        || lower.contains("authenticationfailed")
+        || lower.contains("authorizationfailure")
+        || lower.contains("403")
+    {
+        Some(
+            "access denied: check the credentials (AWS_*, AZURE_STORAGE_*, GOOGLE_* variables or the environment's storage options)",
+        )
+    } else if lower.contains("missing")
+        && (lower.contains("credential") || lower.contains("account") || lower.contains("key"))
+    {
+        Some(
+            "no credentials found: set the cloud's standard environment variables or the environment's storage options",
+        )
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("ssl") {
+        Some("TLS failure: check the endpoint's certificate (or allow_http for a test endpoint)")
+    } else if lower.contains("connection refused")
+        || lower.contains("error sending request")
+        || lower.contains("tcp connect")
+        || lower.contains("dns error")
+        || lower.contains("timed out")
+        || lower.contains("timeout")
+    {
+        Some("the storage endpoint is unreachable")
+    } else {
+        None
+    };
+    match hint {
+        Some(h) => format!("{h} ({text})"),
+        None => text,
+    }
+}
+
+/// Removes secrets from text: signed-URL parameters, and the values of the credential
+/// variables set in this process.
+pub fn scrub(text: &str) -> String {
+    static SIGNED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = SIGNED.get_or_init(|| {
+        regex::Regex::new(r"(?i)\b(sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|token|secret|password|sv|se|sp|skoid|sktid)=([^&\s\x22']+)")
+            .expect("valid regex")
+    });
+    let mut out = re.replace_all(text, "$1=***").into_owned();
+    for var in [
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "AZURE_STORAGE_ACCESS_KEY",
+        "AZURE_STORAGE_SAS_KEY",
+        "AZURE_STORAGE_TOKEN",
+        "AZURE_CLIENT_SECRET",
+        "GOOGLE_SERVICE_ACCOUNT_KEY",
+    ] {
+        if let Ok(secret) = std::env::var(var) {
+            if secret.len() >= 4 {
+                out = out.replace(&secret, "***");
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -134,5 +244,44 @@ mod tests {
     fn redacts_secrets() {
         assert_eq!(redact("s3://key:secret@bucket/x"), "s3://***@bucket/x");
         assert!(!redact("az://c/x?sig=abc").contains("abc"));
+        let scrubbed = scrub("GET https://a.blob.core.windows.net/c?sv=2021&sig=AbC%2Fxyz failed");
+        assert!(!scrubbed.contains("AbC"), "{scrubbed}");
+    }
+
+    #[test]
+    fn explains_common_failures() {
+        assert!(explain("Generic S3 error: NoSuchBucket").starts_with("the bucket does not exist"));
+        assert!(
+            explain("error sending request: tcp connect error: Connection refused")
+                .starts_with("the storage endpoint is unreachable")
+        );
+        assert!(explain("Client error with status 403 Forbidden").starts_with("access denied"));
+    }
+
+    #[test]
+    fn builds_cloud_stores_from_options_without_network() {
+        let session = datafusion::prelude::SessionContext::new();
+        let mut options = BTreeMap::new();
+        options.insert("region".to_string(), "eu-west-1".to_string());
+        options.insert("skip_signature".to_string(), "true".to_string());
+        ensure_store(
+            &session,
+            &Url::parse("s3://bucket/lake/").unwrap(),
+            &options,
+        )
+        .unwrap();
+        let mut gcs = BTreeMap::new();
+        gcs.insert("skip_signature".to_string(), "true".to_string());
+        ensure_store(&session, &Url::parse("gs://bucket/lake/").unwrap(), &gcs).unwrap();
+        let bad: BTreeMap<String, String> = [("regoin".to_string(), "x".to_string())].into();
+        let e = ensure_store(&session, &Url::parse("s3://other/lake/").unwrap(), &bad).unwrap_err();
+        assert!(e.contains("unknown storage option `regoin`"), "{e}");
+        let e = ensure_store(
+            &session,
+            &Url::parse("ftp://x/y/").unwrap(),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert!(e.contains("unsupported URL scheme"), "{e}");
     }
 }

@@ -1,6 +1,7 @@
 //! The single integration-test binary (one link instead of one per file).
 
 mod bad_input;
+mod cloud;
 mod common;
 mod differential;
 mod docs;

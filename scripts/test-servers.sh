@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs (once, cached) and starts the storage servers the tests talk to, on 127.0.0.1:
+#   - moto in server mode (an S3-compatible server, from PyPI)
+#   - Azurite (Microsoft's Azure Storage emulator, from npm)
+# Source it: it exports DQ_TEST_S3_ENDPOINT and DQ_TEST_AZURE_ENDPOINT and stops the
+# servers when the calling shell exits.
+set -euo pipefail
+CACHE="${DQ_CACHE:-$HOME/.cache/dq}"
+MOTO_VERSION="5.2.5"
+AZURE_BLOB_VERSION="12.31.1"
+AZURITE_VERSION="3.35.0"
+mkdir -p "$CACHE/logs"
+
+if [ ! -x "$CACHE/venv/bin/moto_server" ] || ! "$CACHE/venv/bin/python" -c "import azure.storage.blob" 2>/dev/null; then
+  echo "test-servers: installing moto $MOTO_VERSION and azure-storage-blob into $CACHE/venv" >&2
+  python3 -m venv "$CACHE/venv"
+  "$CACHE/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "azure-storage-blob==$AZURE_BLOB_VERSION"
+fi
+if [ ! -x "$CACHE/azurite/node_modules/.bin/azurite-blob" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "test-servers: installing nodejs and npm" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+  fi
+  echo "test-servers: installing azurite $AZURITE_VERSION into $CACHE/azurite" >&2
+  mkdir -p "$CACHE/azurite"
+  (cd "$CACHE/azurite" && npm install --silent --no-audit --no-fund "azurite@$AZURITE_VERSION" >/dev/null)
+fi
+
+free_port() { "$CACHE/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+S3_PORT=$(free_port)
+AZ_PORT=$(free_port)
+AZ_DIR=$(mktemp -d)
+
+"$CACHE/venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$CACHE/logs/moto.log" 2>&1 &
+MOTO_PID=$!
+(cd "$AZ_DIR" && exec "$CACHE/azurite/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZ_PORT" \
+  --inMemoryPersistence --skipApiVersionCheck --loose --disableTelemetry >"$CACHE/logs/azurite.log" 2>&1) &
+AZ_PID=$!
+stop_test_servers() { kill "$MOTO_PID" "$AZ_PID" 2>/dev/null || true; rm -rf "$AZ_DIR"; }
+trap stop_test_servers EXIT
+
+# Ready when they answer, then create the bucket and the container the tests use.
+"$CACHE/venv/bin/python" - "$S3_PORT" "$AZ_PORT" <<'PY'
+import sys, time, urllib.request, urllib.error
+s3, az = sys.argv[1], sys.argv[2]
+def wait(url, ok_codes):
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError as e:
+            if e.code in ok_codes:
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    sys.exit(f"server at {url} did not start")
+wait(f"http://127.0.0.1:{s3}/moto-api/", ())
+wait(f"http://127.0.0.1:{az}/devstoreaccount1?comp=list", (400, 403))
+req = urllib.request.Request(f"http://127.0.0.1:{s3}/dq-test", method="PUT")
+urllib.request.urlopen(req, timeout=5)
+from azure.storage.blob import BlobServiceClient
+conn = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+        f"BlobEndpoint=http://127.0.0.1:{az}/devstoreaccount1;")
+BlobServiceClient.from_connection_string(conn).create_container("dq-test")
+PY
+export DQ_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+export DQ_TEST_AZURE_ENDPOINT="http://127.0.0.1:$AZ_PORT"
+echo "test-servers: S3 (moto) at $DQ_TEST_S3_ENDPOINT, Azure (Azurite) at $DQ_TEST_AZURE_ENDPOINT" >&2

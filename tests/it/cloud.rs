@@ -1,0 +1,344 @@
+//! The same lake in S3 (moto) and Azure Blob Storage (Azurite), started on 127.0.0.1 by
+//! `scripts/test-servers.sh`: the reports must equal the local-disk report check for check,
+//! and failures must be clear exit-3 errors with no secret in any output.
+//! These tests are `#[ignore]`d for plain `cargo test`; `make test` runs them with the servers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::common::{DQ, Run, assert_valid_report, silver_orders};
+
+const SECRET: &str = "s3cr3t-never-printed";
+/// Azurite's published development-account key.
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const WRONG_AZURE_KEY: &str =
+    "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
+
+fn endpoint(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run the cloud tests through `make test`"))
+}
+
+fn unique_prefix(name: &str) -> String {
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+async fn upload(store: Arc<dyn ObjectStore>, lake: &Path, prefix: &str) {
+    for f in files(lake) {
+        let rel = f.strip_prefix(lake).unwrap().to_str().unwrap().to_string();
+        store
+            .put(
+                &StorePath::from(format!("{prefix}/{rel}")),
+                std::fs::read(&f).unwrap().into(),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+fn s3_store(ep: &str) -> Arc<dyn ObjectStore> {
+    Arc::new(
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(ep)
+            .with_bucket_name("dq-test")
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key(SECRET)
+            .with_allow_http(true)
+            .build()
+            .unwrap(),
+    )
+}
+
+fn azure_store() -> Arc<dyn ObjectStore> {
+    let ep = endpoint("DQ_TEST_AZURE_ENDPOINT");
+    Arc::new(
+        object_store::azure::MicrosoftAzureBuilder::new()
+            .with_account("devstoreaccount1")
+            .with_access_key(AZURITE_KEY)
+            .with_container_name("dq-test")
+            .with_endpoint(format!("{ep}/devstoreaccount1"))
+            .with_allow_http(true)
+            .build()
+            .unwrap(),
+    )
+}
+
+/// A project whose `local` environment reads ./lake and `remote` reads `remote_lake`.
+fn project(remote_lake: &str, storage: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    dq::sample::generate(&dir.path().join("lake"), 1000, 5).unwrap();
+    std::fs::write(
+        dir.path().join("dq.yaml"),
+        format!(
+            "default_env: local\nenvironments:\n  local: {{ lake: ./lake, as_of: \"2026-11-21T00:00:00Z\" }}\n  remote:\n    lake: \"{remote_lake}\"\n    as_of: \"2026-11-21T00:00:00Z\"\n    storage: {storage}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    let rules = silver_orders(&[
+        "row_count: { min: 1 }",
+        "not_null: { columns: [order_id, customer_id] }",
+        "unique: { columns: [order_id] }",
+        "pattern: { column: email, format: email, max_failed_fraction: 0.01 }",
+        "statistic: { column: amount, stat: mean, min: 1 }",
+        "references: { column: customer_id, dataset: customers, key: customer_id }",
+        "freshness: { column: created_at, max_age: 1d }",
+    ])
+    .replace("    partitioning: [{ name: date, type: date }]\n", "    partitioning: [{ name: date, type: date }]\n    scope: \"date >= current_date - interval '5 days'\"\n");
+    std::fs::write(dir.path().join("rules/silver.yaml"), rules).unwrap();
+    dir
+}
+
+fn dq_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(DQ);
+    cmd.args(args).current_dir(dir);
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT",
+        "AWS_REGION",
+        "AWS_PROFILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    // Never let a credential chain reach a metadata service off this machine.
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
+        "a secret leaked:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+/// Check results without timings and locations, for comparing two runs.
+fn comparable(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            serde_json::json!([
+                c["id"],
+                c["status"],
+                c["observed"],
+                c["failed_rows"],
+                c["rows_checked"],
+                c["threshold"],
+                c["sample_failures"].as_array().map(|a| a.len())
+            ])
+        })
+        .collect()
+}
+
+fn s3_env(ep: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET.to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ENDPOINT", ep.to_string()),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+    ]
+}
+
+fn as_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[test]
+#[ignore = "needs the S3 server that `make test` starts"]
+fn s3_report_equals_local_report() {
+    let ep = endpoint("DQ_TEST_S3_ENDPOINT");
+    let prefix = unique_prefix("same");
+    let dir = project(&format!("s3://dq-test/{prefix}"), "{}");
+    tokio::runtime::Runtime::new().unwrap().block_on(upload(
+        s3_store(&ep),
+        &dir.path().join("lake"),
+        &prefix,
+    ));
+    let env = s3_env(&ep);
+    let local = dq_env(dir.path(), &["validate", "--format", "json"], &[]);
+    let remote = dq_env(
+        dir.path(),
+        &["validate", "--env", "remote", "--format", "json"],
+        &as_refs(&env),
+    );
+    assert_eq!(
+        local.code, remote.code,
+        "{}\n{}",
+        remote.stdout, remote.stderr
+    );
+    let (l, r) = (local.json(), remote.json());
+    assert_valid_report(&r);
+    assert_eq!(comparable(&l), comparable(&r));
+    assert_eq!(
+        r["datasets"][0]["url"],
+        format!("s3://dq-test/{prefix}/silver/orders/")
+    );
+    assert!(
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["status"] == "fail"),
+        "the orphan orders fail"
+    );
+}
+
+#[test]
+#[ignore = "needs the S3 server that `make test` starts"]
+fn s3_endpoint_and_options_from_dq_yaml() {
+    let ep = endpoint("DQ_TEST_S3_ENDPOINT");
+    let prefix = unique_prefix("opts");
+    let storage = format!("{{ endpoint: \"{ep}\", allow_http: \"true\", region: us-east-1 }}");
+    let dir = project(&format!("s3://dq-test/{prefix}"), &storage);
+    tokio::runtime::Runtime::new().unwrap().block_on(upload(
+        s3_store(&ep),
+        &dir.path().join("lake"),
+        &prefix,
+    ));
+    let run = dq_env(
+        dir.path(),
+        &["validate", "--env", "remote", "--format", "json"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.json()["summary"]["errored"], 0);
+}
+
+#[test]
+#[ignore = "needs the S3 server that `make test` starts"]
+fn s3_missing_bucket_and_unreachable_endpoint() {
+    let ep = endpoint("DQ_TEST_S3_ENDPOINT");
+    let dir = project("s3://no-such-bucket/lake", "{}");
+    let env = s3_env(&ep);
+    let run = dq_env(dir.path(), &["validate", "--env", "remote"], &as_refs(&env));
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("the bucket does not exist") || run.stdout.contains("NoSuchBucket"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("s3://no-such-bucket/lake/silver/orders/"),
+        "{}",
+        run.stdout
+    );
+
+    // Nothing listens on this port: a clear error within the timeout, not a hang.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = project("s3://dq-test/lake", "{}");
+    let mut env = s3_env(&ep);
+    env[3].1 = format!("http://127.0.0.1:{closed}");
+    let started = std::time::Instant::now();
+    let run = dq_env(
+        dir.path(),
+        &["validate", "--env", "remote", "--format", "json"],
+        &as_refs(&env),
+    );
+    assert_eq!(run.code, 3);
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "took {:?}",
+        started.elapsed()
+    );
+    let report = run.json();
+    assert_valid_report(&report);
+    let message = report["checks"][0]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("unreachable"), "{message}");
+}
+
+#[test]
+#[ignore = "needs the Azurite server that `make test` starts"]
+fn azure_report_equals_local_report() {
+    let ep = endpoint("DQ_TEST_AZURE_ENDPOINT");
+    let prefix = unique_prefix("same");
+    let dir = project(&format!("az://dq-test/{prefix}"), "{}");
+    tokio::runtime::Runtime::new().unwrap().block_on(upload(
+        azure_store(),
+        &dir.path().join("lake"),
+        &prefix,
+    ));
+    let env = [
+        ("AZURE_STORAGE_USE_EMULATOR", "true"),
+        ("AZURITE_BLOB_STORAGE_URL", ep.as_str()),
+    ];
+    let local = dq_env(dir.path(), &["validate", "--format", "json"], &[]);
+    let remote = dq_env(
+        dir.path(),
+        &["validate", "--env", "remote", "--format", "json"],
+        &env,
+    );
+    assert_eq!(
+        local.code, remote.code,
+        "{}\n{}",
+        remote.stdout, remote.stderr
+    );
+    let (l, r) = (local.json(), remote.json());
+    assert_valid_report(&r);
+    assert_eq!(comparable(&l), comparable(&r));
+
+    // A wrong account key is access denied (exit 3), and the key is never printed.
+    let wrong = [
+        ("AZURE_STORAGE_USE_EMULATOR", "true"),
+        ("AZURITE_BLOB_STORAGE_URL", ep.as_str()),
+        ("AZURE_STORAGE_ACCOUNT_KEY", WRONG_AZURE_KEY),
+    ];
+    let run = dq_env(dir.path(), &["validate", "--env", "remote"], &wrong);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("access denied"), "{}", run.stdout);
+    assert!(!run.stdout.contains(WRONG_AZURE_KEY) && !run.stderr.contains(WRONG_AZURE_KEY));
+
+    // A container that does not exist.
+    let dir = project("az://no-such-container/lake", "{}");
+    let run = dq_env(dir.path(), &["validate", "--env", "remote"], &env);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("container does not exist") || run.stdout.contains("ContainerNotFound"),
+        "{}",
+        run.stdout
+    );
+}
