@@ -19,6 +19,7 @@ Examples:
   dq validate -d silver.orders        one dataset
   dq validate --format json -o -      the versioned JSON report on stdout
   dq validate --env ci --format junit --output dq-junit.xml
+  dq readiness --env prod --output report.json --metrics-out /var/lib/node_exporter/dq.prom
   dq lint                             check rules against real schemas, scan nothing
   dq plan --layer silver              the SQL each check compiles to
   dq explain pattern                  parameters and examples of a rule kind
@@ -80,6 +81,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Run the checks and report (all layers unless --layer / --dataset).
     Validate(ValidateArgs),
+    /// Run everything and decide: GO or NO-GO, with a decision matrix per layer and stream.
+    Readiness(ValidateArgs),
     /// Parse and type-check every rule against the datasets' schemas, without scanning data.
     Lint(SelectArgs),
     /// Print the SQL each check compiles to, grouped by the scan that answers it.
@@ -147,6 +150,9 @@ pub struct ValidateArgs {
     /// Colour in the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Also write Prometheus metrics to FILE (atomically; for node_exporter's textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -269,7 +275,8 @@ fn run(cli: Cli) -> Result<i32, DqError> {
             }
             Ok(0)
         }
-        Command::Validate(args) => validate(&cli.global, args),
+        Command::Validate(args) => validate(&cli.global, args, "validate"),
+        Command::Readiness(args) => validate(&cli.global, args, "readiness"),
         Command::Lint(select) => lint(&cli.global, select),
         Command::Plan(select) => plan(&cli.global, select),
     }
@@ -283,7 +290,7 @@ fn context(global: &GlobalArgs, select: &SelectArgs) -> Result<Context, DqError>
     Ok(cx)
 }
 
-fn validate(global: &GlobalArgs, args: ValidateArgs) -> Result<i32, DqError> {
+fn validate(global: &GlobalArgs, args: ValidateArgs, verb: &str) -> Result<i32, DqError> {
     let mut cx = context(global, &args.select)?;
     if let Some(n) = args.sample_failures {
         cx.options.sample_failures = n;
@@ -297,7 +304,7 @@ fn validate(global: &GlobalArgs, args: ValidateArgs) -> Result<i32, DqError> {
             FailOn::Warn => Severity::Warn,
         };
     }
-    let mut command = String::from("validate");
+    let mut command = String::from(verb);
     for l in &args.select.layers {
         command.push_str(&format!(" --layer {l}"));
     }
@@ -313,6 +320,10 @@ fn validate(global: &GlobalArgs, args: ValidateArgs) -> Result<i32, DqError> {
             to_stdout && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
         }
     };
+    if let Some(path) = &args.metrics_out {
+        write_atomically(path, report::metrics::render(&report).as_bytes())
+            .map_err(|e| DqError::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    }
     let rendered = report::render(&report, args.format, color);
     match args.output.as_deref() {
         None | Some("-") => {

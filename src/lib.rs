@@ -7,6 +7,7 @@ pub mod config;
 pub mod duration;
 pub mod engine;
 pub mod error;
+pub mod readiness;
 pub mod report;
 pub mod rules;
 pub mod run;

@@ -30,6 +30,28 @@ impl Context {
         };
         let rules =
             crate::config::rules::load_dir(&project.rules_dir()).map_err(DqError::Config)?;
+        if let Some(blocking) = project
+            .config
+            .readiness
+            .as_ref()
+            .and_then(|r| r.blocking.as_ref())
+        {
+            let problems: Vec<crate::error::Diagnostic> = blocking
+                .iter()
+                .filter(|b| !rules.layers.contains(b) && rules.dataset(b).is_none())
+                .map(|b| {
+                    crate::error::Diagnostic::new(
+                        &project.file,
+                        0,
+                        0,
+                        format!("readiness.blocking: `{b}` is neither a layer nor a dataset (layer.name)"),
+                    )
+                })
+                .collect();
+            if !problems.is_empty() {
+                return Err(DqError::Config(problems));
+            }
+        }
         let defaults = &project.config.defaults;
         let fail_on = match defaults.fail_on.as_deref() {
             Some("warn") => Severity::Warn,
@@ -100,8 +122,48 @@ impl Context {
             datasets,
             checks,
             errors: vec![],
+            readiness: None,
         };
         report.finish();
+        if command.starts_with("readiness") {
+            let streams: Vec<String> = self
+                .rules
+                .streams
+                .iter()
+                .map(|(_, v)| {
+                    v.get("name")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("stream")
+                        .to_string()
+                })
+                .collect();
+            let policy = self.project.config.readiness.clone().unwrap_or_default();
+            // Judge the layers this run covered: all of them, or those selected.
+            let layers: Vec<String> = if !self.options.layers.is_empty() {
+                self.rules
+                    .layers
+                    .iter()
+                    .filter(|l| self.options.layers.contains(l))
+                    .cloned()
+                    .collect()
+            } else if !self.options.datasets.is_empty() {
+                self.rules
+                    .layers
+                    .iter()
+                    .filter(|l| report.checks.iter().any(|c| &c.layer == *l))
+                    .cloned()
+                    .collect()
+            } else {
+                self.rules.layers.clone()
+            };
+            let streams = if self.options.layers.is_empty() && self.options.datasets.is_empty() {
+                streams
+            } else {
+                vec![]
+            };
+            let readiness = crate::readiness::decide(&report, &policy, &layers, &streams);
+            report.set_readiness(readiness);
+        }
         tracing::info!(outcome = ?report.outcome, passed = report.summary.passed, failed = report.summary.failed, "done");
         Ok(report)
     }

@@ -21,6 +21,8 @@ pub struct ProjectFile {
     pub environments: BTreeMap<String, Environment>,
     #[serde(default)]
     pub defaults: Defaults,
+    /// What `dq readiness` requires for GO.
+    pub readiness: Option<crate::readiness::Policy>,
 }
 
 fn default_rules_dir() -> String {
@@ -136,6 +138,17 @@ impl Project {
                     line,
                     col,
                     format!("fail_on must be `error` or `warn`, not `{fail_on}`"),
+                ));
+            }
+        }
+        if let Some(min) = self.config.readiness.as_ref().and_then(|r| r.min_score) {
+            if !(0.0..=1.0).contains(&min) {
+                let (line, col) = yaml::locate_key(text, 1, "min_score").unwrap_or((0, 0));
+                problems.push(Diagnostic::new(
+                    &self.file,
+                    line,
+                    col,
+                    format!("min_score must be within 0..1, not {min}"),
                 ));
             }
         }

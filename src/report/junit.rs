@@ -105,6 +105,41 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str("  </testsuite>\n");
     }
+    if let Some(r) = &report.readiness {
+        let failing = r
+            .matrix
+            .iter()
+            .filter(|m| m.status == crate::readiness::RowStatus::NoGo)
+            .count();
+        let skipped = r
+            .matrix
+            .iter()
+            .filter(|m| m.status == crate::readiness::RowStatus::NotRun)
+            .count();
+        out.push_str(&format!(
+            "  <testsuite name=\"readiness\" tests=\"{}\" failures=\"{failing}\" errors=\"0\" skipped=\"{skipped}\">\n",
+            r.matrix.len()
+        ));
+        for row in &r.matrix {
+            out.push_str(&format!(
+                "    <testcase classname=\"readiness.{}\" name=\"{}\"",
+                escape(&row.kind),
+                escape(&row.name)
+            ));
+            match row.status {
+                crate::readiness::RowStatus::NoGo => out.push_str(&format!(
+                    ">\n      <failure message=\"NO-GO\" type=\"readiness\">{}</failure>\n    </testcase>\n",
+                    escape(&row.failed.join("\n"))
+                )),
+                crate::readiness::RowStatus::NotRun => out.push_str(&format!(
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                    escape(&row.failed.join("; "))
+                )),
+                _ => out.push_str("/>\n"),
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
     out.push_str("</testsuites>\n");
     out
 }

@@ -33,10 +33,12 @@ const HEADER: &str =
     "| status | dataset | check | observed | threshold | details |\n|---|---|---|---|---|---|\n";
 
 pub fn render(report: &Report) -> String {
-    let verdict = match report.outcome {
-        RunOutcome::Pass => "✅ PASS",
-        RunOutcome::Fail => "❌ FAIL",
-        RunOutcome::Error => "💥 ERROR",
+    let verdict = match (&report.readiness, report.outcome) {
+        (Some(r), _) if r.verdict == crate::readiness::Verdict::Go => "✅ GO",
+        (Some(_), _) => "❌ NO-GO",
+        (None, RunOutcome::Pass) => "✅ PASS",
+        (None, RunOutcome::Fail) => "❌ FAIL",
+        (None, RunOutcome::Error) => "💥 ERROR",
     };
     let s = &report.summary;
     let mut out = format!(
@@ -51,6 +53,36 @@ pub fn render(report: &Report) -> String {
         report.as_of,
         report.duration_ms as f64 / 1000.0
     );
+    if let Some(r) = &report.readiness {
+        let verdict = match r.verdict {
+            crate::readiness::Verdict::Go => "✅ **GO**",
+            crate::readiness::Verdict::NoGo => "❌ **NO-GO**",
+        };
+        out.push_str(&format!(
+            "Readiness: {verdict}\n\n| part | status | score | checks | what failed |\n|---|---|---|---|---|\n"
+        ));
+        for row in &r.matrix {
+            out.push_str(&format!(
+                "| {}{} | {} | {} | {}/{} | {} |\n",
+                cell(&row.name),
+                if row.blocking { "" } else { " (info)" },
+                row.status.label(),
+                row.score
+                    .map(|s| format!("{:.0}%", s * 100.0))
+                    .unwrap_or_else(|| "—".into()),
+                row.passed,
+                row.total,
+                cell(&row.failed.join("; "))
+            ));
+        }
+        out.push('\n');
+        for reason in &r.reasons {
+            out.push_str(&format!("- {}\n", cell(reason)));
+        }
+        if !r.reasons.is_empty() {
+            out.push('\n');
+        }
+    }
     let not_passed: Vec<&CheckResult> = report
         .checks
         .iter()

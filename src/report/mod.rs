@@ -5,9 +5,11 @@ use serde::Serialize;
 use crate::config::rules::Severity;
 use crate::engine::dataset::DatasetFacts;
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod metrics;
 pub mod text;
 
 pub const REPORT_VERSION: u32 = 1;
@@ -114,6 +116,9 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// Runtime errors not tied to one check.
     pub errors: Vec<String>,
+    /// The verdict and decision matrix (`dq readiness` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<crate::readiness::Readiness>,
 }
 
 impl Report {
@@ -143,6 +148,18 @@ impl Report {
         self.outcome = outcome;
         self.exit_code = code;
     }
+
+    /// Attaches the readiness verdict; the exit code becomes 0 for GO, 1 for NO-GO, and
+    /// stays 3 when something could not run.
+    pub fn set_readiness(&mut self, readiness: crate::readiness::Readiness) {
+        if self.exit_code != 3 {
+            self.exit_code = match readiness.verdict {
+                crate::readiness::Verdict::Go => 0,
+                crate::readiness::Verdict::NoGo => 1,
+            };
+        }
+        self.readiness = Some(readiness);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -151,6 +168,8 @@ pub enum Format {
     Json,
     Junit,
     Markdown,
+    /// One self-contained HTML file (no network assets).
+    Html,
 }
 
 pub fn render(report: &Report, format: Format, color: bool) -> String {
@@ -159,6 +178,7 @@ pub fn render(report: &Report, format: Format, color: bool) -> String {
         Format::Json => json::render(report),
         Format::Junit => junit::render(report),
         Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
     }
 }
 

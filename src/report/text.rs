@@ -76,7 +76,91 @@ fn line(c: &CheckResult, color: bool, out: &mut String) {
     }
 }
 
+/// `dq readiness`: the decision matrix, the reasons, the verdict.
+fn render_readiness(report: &Report, r: &crate::readiness::Readiness, color: bool) -> String {
+    use crate::readiness::{RowStatus, Verdict};
+    let mut out = format!(
+        "dq {} · env {} · lake {} · as of {}\n\n",
+        report.command, report.environment, report.lake, report.as_of
+    );
+    out.push_str(&format!(
+        "  {:<22} {:<8} {:>6}  {:>7}  {}\n",
+        "PART", "STATUS", "SCORE", "CHECKS", "WHAT FAILED"
+    ));
+    for row in &r.matrix {
+        let (label, code) = match row.status {
+            RowStatus::Go => ("GO", "1;32"),
+            RowStatus::NoGo => ("NO-GO", "1;31"),
+            RowStatus::Warn => ("WARN", "33"),
+            RowStatus::NotRun => ("NOT RUN", "2"),
+        };
+        let name = match row.kind.as_str() {
+            "stream" => format!("stream {}", row.name),
+            _ => row.name.clone(),
+        };
+        let name = if row.blocking {
+            name
+        } else {
+            format!("{name} (info)")
+        };
+        let score = row
+            .score
+            .map(|s| format!("{:.0}%", s * 100.0))
+            .unwrap_or_else(|| "—".into());
+        let checks = if row.total > 0 {
+            format!("{}/{}", row.passed, row.total)
+        } else {
+            "—".into()
+        };
+        let mut failed = row.failed.join(", ");
+        if failed.chars().count() > 90 {
+            failed = format!("{}…", failed.chars().take(89).collect::<String>());
+        }
+        out.push_str(&format!(
+            "  {:<22} {} {:>6}  {:>7}  {}\n",
+            fit(&name, 22),
+            paint(&format!("{label:<8}"), code, color),
+            score,
+            checks,
+            failed
+        ));
+    }
+    out.push('\n');
+    match r.verdict {
+        Verdict::Go => out.push_str(&format!(
+            "{} — every blocking check passed\n",
+            paint("GO", "1;32", color)
+        )),
+        Verdict::NoGo => {
+            out.push_str(&format!(
+                "{} — {} reason{}:\n",
+                paint("NO-GO", "1;31", color),
+                r.reasons.len(),
+                if r.reasons.len() == 1 { "" } else { "s" }
+            ));
+            for reason in &r.reasons {
+                out.push_str(&format!("  • {reason}\n"));
+            }
+        }
+    }
+    let s = &report.summary;
+    out.push_str(&format!(
+        "\n{} checks: {} passed, {} warnings, {} failed, {} errors · {:.2} s · exit {}\n",
+        s.total,
+        s.passed,
+        s.warned,
+        s.failed,
+        s.errored,
+        report.duration_ms as f64 / 1000.0,
+        report.exit_code
+    ));
+    out
+}
+
 pub fn render(report: &Report, color: bool) -> String {
+    if let Some(r) = &report.readiness {
+        return render_readiness(report, r, color);
+    }
     let mut out = String::new();
     out.push_str(&format!(
         "dq {} · env {} · lake {} · as of {}\n",

@@ -6,5 +6,6 @@ mod common;
 mod differential;
 mod docs;
 mod one_scan;
+mod readiness;
 mod sample_lake;
 mod stores;

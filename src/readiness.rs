@@ -1,0 +1,341 @@
+//! The readiness verdict: GO or NO-GO, with a decision matrix per layer, for
+//! reconciliations and per stream, judged against the project's readiness policy.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::rules::Severity;
+use crate::report::{CheckResult, Report, Status};
+
+/// `readiness:` in dq.yaml. The defaults are what a careful team would choose: every layer
+/// blocks, a layer without checks or a dataset without rows in scope is NO-GO, warnings are
+/// reported but do not block.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Layers (`silver`) or datasets (`silver.orders`) whose failures block. Default: all.
+    pub blocking: Option<Vec<String>>,
+    /// More warnings than this is NO-GO. Default: no limit.
+    pub max_warnings: Option<usize>,
+    /// A blocking layer needs at least this score (0..1). Default: none.
+    pub min_score: Option<f64>,
+    /// A layer with no checks is NO-GO.
+    #[serde(default = "yes")]
+    pub require_checks: bool,
+    /// A dataset with no rows in scope is NO-GO.
+    #[serde(default = "yes")]
+    pub require_rows: bool,
+    /// Stream checks must have run (and passed) for GO.
+    #[serde(default)]
+    pub require_streams: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            blocking: None,
+            max_warnings: None,
+            min_score: None,
+            require_checks: true,
+            require_rows: true,
+            require_streams: false,
+        }
+    }
+}
+
+impl Policy {
+    fn blocks(&self, layer: &str, dataset: Option<&str>) -> bool {
+        match &self.blocking {
+            None => true,
+            Some(list) => list
+                .iter()
+                .any(|b| b == layer || Some(b.as_str()) == dataset),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Go,
+    NoGo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    Go,
+    NoGo,
+    /// Problems in a part the policy does not block on.
+    Warn,
+    NotRun,
+}
+
+impl RowStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            RowStatus::Go => "GO",
+            RowStatus::NoGo => "NO-GO",
+            RowStatus::Warn => "WARN",
+            RowStatus::NotRun => "NOT RUN",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatrixRow {
+    /// `layer`, `reconciliations` or `stream`.
+    pub kind: String,
+    pub name: String,
+    pub status: RowStatus,
+    pub blocking: bool,
+    /// Share of checks passed, weighted by severity (error 3, warn 1); null when nothing ran.
+    pub score: Option<f64>,
+    pub passed: usize,
+    pub total: usize,
+    /// Names of the checks that did not pass, and coverage problems.
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    pub verdict: Verdict,
+    /// Why the verdict is NO-GO, in plain words (empty for GO).
+    pub reasons: Vec<String>,
+    pub matrix: Vec<MatrixRow>,
+    pub policy: Policy,
+}
+
+fn weight(c: &CheckResult) -> f64 {
+    match c.severity {
+        Severity::Error => 3.0,
+        Severity::Warn => 1.0,
+    }
+}
+
+fn score(checks: &[&CheckResult]) -> Option<f64> {
+    let total: f64 = checks.iter().map(|c| weight(c)).sum();
+    if total == 0.0 {
+        return None;
+    }
+    let passed: f64 = checks
+        .iter()
+        .filter(|c| c.status == Status::Pass)
+        .map(|c| weight(c))
+        .sum();
+    Some(passed / total)
+}
+
+/// Judges a finished run. `layers` are every layer with rules; `streams` the configured
+/// stream names (not yet run by this build).
+pub fn decide(
+    report: &Report,
+    policy: &Policy,
+    layers: &[String],
+    streams: &[String],
+) -> Readiness {
+    let mut matrix = Vec::new();
+    let mut reasons = Vec::new();
+    for layer in layers {
+        let checks: Vec<&CheckResult> = report
+            .checks
+            .iter()
+            .filter(|c| &c.layer == layer && c.kind != "reconciliation")
+            .collect();
+        let blocking = policy.blocks(layer, None)
+            || checks
+                .iter()
+                .any(|c| policy.blocks(layer, c.dataset.as_deref()));
+        let mut failed: Vec<String> = Vec::new();
+        let mut blocking_problem = false;
+        for c in &checks {
+            if c.status == Status::Pass {
+                continue;
+            }
+            let label = format!("{} {}", c.status.as_str(), short_id(c));
+            let blocks = policy.blocks(layer, c.dataset.as_deref());
+            match c.status {
+                Status::Fail if blocks => {
+                    blocking_problem = true;
+                    reasons.push(format!(
+                        "{}: check {} failed{}",
+                        layer,
+                        short_id(c),
+                        detail(c)
+                    ));
+                }
+                Status::Error => {
+                    blocking_problem = true;
+                    reasons.push(format!(
+                        "{}: check {} could not run: {}",
+                        layer,
+                        short_id(c),
+                        c.message.clone().unwrap_or_default()
+                    ));
+                }
+                _ => {}
+            }
+            failed.push(label);
+        }
+        if policy.require_checks && checks.is_empty() && blocking {
+            blocking_problem = true;
+            failed.push("no checks".into());
+            reasons.push(format!(
+                "{layer}: the layer has no checks (readiness.require_checks)"
+            ));
+        }
+        if policy.require_rows {
+            for d in report.datasets.iter().filter(|d| &d.layer == layer) {
+                if d.rows_in_scope == Some(0) && policy.blocks(layer, Some(&d.id)) {
+                    blocking_problem = true;
+                    failed.push(format!("{}: no rows in scope", d.id));
+                    reasons.push(format!(
+                        "{}: no rows in scope (readiness.require_rows)",
+                        d.id
+                    ));
+                }
+            }
+        }
+        let s = score(&checks);
+        if let (Some(min), Some(s)) = (policy.min_score, s) {
+            if blocking && s < min {
+                blocking_problem = true;
+                reasons.push(format!(
+                    "{layer}: score {:.0}% is below readiness.min_score {:.0}%",
+                    s * 100.0,
+                    min * 100.0
+                ));
+            }
+        }
+        let status = if blocking_problem {
+            RowStatus::NoGo
+        } else if failed.is_empty() {
+            RowStatus::Go
+        } else {
+            RowStatus::Warn
+        };
+        matrix.push(MatrixRow {
+            kind: "layer".into(),
+            name: layer.clone(),
+            status,
+            blocking,
+            score: s,
+            passed: checks.iter().filter(|c| c.status == Status::Pass).count(),
+            total: checks.len(),
+            failed,
+        });
+    }
+    let recs: Vec<&CheckResult> = report
+        .checks
+        .iter()
+        .filter(|c| c.kind == "reconciliation")
+        .collect();
+    if !recs.is_empty() {
+        let mut failed = Vec::new();
+        let mut blocking_problem = false;
+        for c in &recs {
+            if c.status == Status::Pass {
+                continue;
+            }
+            failed.push(format!("{} {}", c.status.as_str(), c.name));
+            if c.status == Status::Error
+                || (c.status == Status::Fail && policy.blocks(&c.layer, None))
+            {
+                blocking_problem = true;
+                reasons.push(format!(
+                    "reconciliation {} {}{}",
+                    c.name,
+                    if c.status == Status::Error {
+                        "could not run"
+                    } else {
+                        "failed"
+                    },
+                    detail(c)
+                ));
+            }
+        }
+        matrix.push(MatrixRow {
+            kind: "reconciliations".into(),
+            name: "reconciliations".into(),
+            status: if blocking_problem {
+                RowStatus::NoGo
+            } else if failed.is_empty() {
+                RowStatus::Go
+            } else {
+                RowStatus::Warn
+            },
+            blocking: true,
+            score: score(&recs),
+            passed: recs.iter().filter(|c| c.status == Status::Pass).count(),
+            total: recs.len(),
+            failed,
+        });
+    }
+    for stream in streams {
+        matrix.push(MatrixRow {
+            kind: "stream".into(),
+            name: stream.clone(),
+            status: RowStatus::NotRun,
+            blocking: policy.require_streams,
+            score: None,
+            passed: 0,
+            total: 0,
+            failed: vec!["stream checks are not run by this build".into()],
+        });
+        if policy.require_streams {
+            reasons.push(format!(
+                "stream {stream}: not run, and readiness.require_streams is set"
+            ));
+        }
+    }
+    if streams.is_empty() && policy.require_streams {
+        reasons.push("no streams are configured, and readiness.require_streams is set".into());
+    }
+    for e in &report.errors {
+        reasons.push(format!("runtime error: {e}"));
+    }
+    if let Some(max) = policy.max_warnings {
+        if report.summary.warned > max {
+            reasons.push(format!(
+                "{} warnings exceed the budget of {max} (readiness.max_warnings)",
+                report.summary.warned
+            ));
+        }
+    }
+    Readiness {
+        verdict: if reasons.is_empty() {
+            Verdict::Go
+        } else {
+            Verdict::NoGo
+        },
+        reasons,
+        matrix,
+        policy: policy.clone(),
+    }
+}
+
+fn short_id(c: &CheckResult) -> String {
+    match &c.dataset {
+        Some(d) => format!(
+            "{}.{}",
+            d.split_once('.').map(|(_, n)| n).unwrap_or(d),
+            c.name
+        ),
+        None => c.name.clone(),
+    }
+}
+
+fn detail(c: &CheckResult) -> String {
+    match (&c.message, c.failed_rows, c.rows_checked) {
+        (Some(m), _, _) => format!(" ({m})"),
+        (None, Some(f), Some(n)) => format!(" ({f} of {n} rows)"),
+        _ => format!(
+            " (observed {}, expected {})",
+            crate::report::show_observed(&c.observed),
+            c.threshold
+        ),
+    }
+}
