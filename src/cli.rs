@@ -292,6 +292,7 @@ fn context(global: &GlobalArgs, select: &SelectArgs) -> Result<Context, DqError>
 
 fn validate(global: &GlobalArgs, args: ValidateArgs, verb: &str) -> Result<i32, DqError> {
     let mut cx = context(global, &args.select)?;
+    cx.show_progress = !global.quiet && std::io::stderr().is_terminal();
     if let Some(n) = args.sample_failures {
         cx.options.sample_failures = n;
     }

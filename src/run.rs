@@ -17,6 +17,8 @@ pub struct Context {
     pub rules: RuleSet,
     pub options: RunOptions,
     pub fail_on: Severity,
+    /// Show a progress line on stderr (only when it is a terminal and not quiet).
+    pub show_progress: bool,
 }
 
 impl Context {
@@ -77,6 +79,7 @@ impl Context {
             rules,
             options,
             fail_on,
+            show_progress: false,
         })
     }
 
@@ -99,7 +102,19 @@ impl Context {
             datasets = prepared.datasets.len(),
             "validating"
         );
-        let (datasets, checks) = engine::execute(&session, prepared).await;
+        let show = self.show_progress;
+        let progress = |done: usize, total: usize, dataset: &str| {
+            if show {
+                use std::io::Write;
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[2K[{done}/{total}] datasets checked · {dataset}");
+                if done == total {
+                    let _ = write!(err, "\r\x1b[2K");
+                }
+                let _ = err.flush();
+            }
+        };
+        let (datasets, checks) = engine::execute_with_progress(&session, prepared, &progress).await;
         let mut report = Report {
             report_version: REPORT_VERSION,
             tool: Tool {

@@ -679,6 +679,15 @@ pub async fn execute(
     session: &SessionContext,
     prepared: Prepared,
 ) -> (Vec<DatasetResult>, Vec<CheckResult>) {
+    execute_with_progress(session, prepared, &|_, _, _| {}).await
+}
+
+/// Like [`execute`], calling `progress(done, total, dataset)` as each dataset finishes.
+pub async fn execute_with_progress(
+    session: &SessionContext,
+    prepared: Prepared,
+    progress: &(dyn Fn(usize, usize, &str) + Sync),
+) -> (Vec<DatasetResult>, Vec<CheckResult>) {
     let Prepared {
         datasets,
         reconciliations,
@@ -687,11 +696,17 @@ pub async fn execute(
         as_of,
         sample_failures,
     } = prepared;
-    let runs = futures::future::join_all(
-        datasets
-            .iter()
-            .map(|d| run_dataset(session, d, as_of, sample_failures)),
-    )
+    let total = datasets.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let runs = futures::future::join_all(datasets.iter().map(|d| {
+        let done = &done;
+        async move {
+            let run = run_dataset(session, d, as_of, sample_failures).await;
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            progress(n, total, &d.qualified);
+            run
+        }
+    }))
     .await;
     let mut dataset_results = Vec::new();
     let mut checks = Vec::new();
