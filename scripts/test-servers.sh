@@ -2,10 +2,10 @@
 # Installs (once, cached) what the tests talk to, and starts the servers on 127.0.0.1:
 #   - moto in server mode (an S3-compatible server, from PyPI)
 #   - Azurite (Microsoft's Azure Storage emulator, from npm)
-#   - real consumers of dq's outputs: junitparser and prometheus_client (PyPI), and
-#     Debian's headless Chromium for the HTML report
+#   - real consumers of dq's outputs: junitparser, prometheus_client and Dagster (PyPI),
+#     and Debian's headless Chromium for the HTML report
 # Source it: it exports DQ_TEST_S3_ENDPOINT, DQ_TEST_AZURE_ENDPOINT, DQ_TEST_PYTHON and
-# DQ_TEST_CHROMIUM, and stops the servers when the calling shell exits.
+# DQ_TEST_DAGSTER_PYTHON and DQ_TEST_CHROMIUM, and stops the servers when the calling shell exits.
 set -euo pipefail
 CACHE="${DQ_CACHE:-$HOME/.cache/dq}"
 MOTO_VERSION="5.2.5"
@@ -13,6 +13,7 @@ AZURE_BLOB_VERSION="12.31.1"
 AZURITE_VERSION="3.35.0"
 JUNITPARSER_VERSION="5.0.3"
 PROMETHEUS_CLIENT_VERSION="0.26.0"
+DAGSTER_VERSION="1.13.29"
 mkdir -p "$CACHE/logs"
 
 if [ ! -x "$CACHE/venv/bin/moto_server" ] || ! "$CACHE/venv/bin/python" -c "import azure.storage.blob, junitparser, prometheus_client" 2>/dev/null; then
@@ -20,6 +21,11 @@ if [ ! -x "$CACHE/venv/bin/moto_server" ] || ! "$CACHE/venv/bin/python" -c "impo
   python3 -m venv "$CACHE/venv"
   "$CACHE/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "azure-storage-blob==$AZURE_BLOB_VERSION" \
     "junitparser==$JUNITPARSER_VERSION" "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
+fi
+if ! "$CACHE/dagster-venv/bin/python" -c "import dagster" 2>/dev/null; then
+  echo "test-servers: installing dagster $DAGSTER_VERSION into $CACHE/dagster-venv" >&2
+  python3 -m venv "$CACHE/dagster-venv"
+  "$CACHE/dagster-venv/bin/pip" install -q "dagster==$DAGSTER_VERSION"
 fi
 if ! command -v chromium >/dev/null 2>&1; then
   echo "test-servers: installing Debian's chromium" >&2
@@ -76,6 +82,7 @@ BlobServiceClient.from_connection_string(conn).create_container("dq-test")
 PY
 export DQ_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 export DQ_TEST_PYTHON="$CACHE/venv/bin/python"
+export DQ_TEST_DAGSTER_PYTHON="$CACHE/dagster-venv/bin/python"
 export DQ_TEST_CHROMIUM="$(command -v chromium)"
 export DQ_TEST_AZURE_ENDPOINT="http://127.0.0.1:$AZ_PORT"
 echo "test-servers: S3 (moto) at $DQ_TEST_S3_ENDPOINT, Azure (Azurite) at $DQ_TEST_AZURE_ENDPOINT" >&2

@@ -87,6 +87,9 @@ pub enum Command {
     Lint(SelectArgs),
     /// Print the SQL each check compiles to, grouped by the scan that answers it.
     Plan(SelectArgs),
+    /// List the configured checks as JSON (from the rules alone; the lake is not read).
+    /// Orchestrators use it to declare one asset check per dq check.
+    Checks,
     /// List the rule kinds.
     Rules {
         /// Print the full documentation of every kind as Markdown (docs/RULES.md).
@@ -279,6 +282,16 @@ fn run(cli: Cli) -> Result<i32, DqError> {
         Command::Readiness(args) => validate(&cli.global, args, "readiness"),
         Command::Lint(select) => lint(&cli.global, select),
         Command::Plan(select) => plan(&cli.global, select),
+        Command::Checks => {
+            let project = load_project(&cli.global)?;
+            let rules =
+                crate::config::rules::load_dir(&project.rules_dir()).map_err(DqError::Config)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&list_checks(&rules)).unwrap_or_default()
+            );
+            Ok(0)
+        }
     }
 }
 
@@ -472,6 +485,39 @@ fn plan(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
     } else {
         3
     })
+}
+
+/// Every configured check, with the same ids the report uses.
+pub fn list_checks(rules: &crate::config::rules::RuleSet) -> serde_json::Value {
+    let mut out = Vec::new();
+    for d in &rules.datasets {
+        for c in &d.checks {
+            out.push(serde_json::json!({
+                "id": format!("{}.{}.{}", d.layer, d.name, c.name),
+                "layer": d.layer,
+                "dataset": d.qualified(),
+                "name": c.name,
+                "kind": c.kind.name,
+                "severity": c.severity.as_str(),
+                "description": c.description,
+            }));
+        }
+    }
+    for r in &rules.reconciliations {
+        let left = rules.resolve_name(&r.spec.left.dataset, &r.layer).ok();
+        let right = rules.resolve_name(&r.spec.right.dataset, &r.layer).ok();
+        out.push(serde_json::json!({
+            "id": format!("{}.reconciliation.{}", r.layer, r.spec.name),
+            "layer": r.layer,
+            "dataset": null,
+            "datasets": [left, right],
+            "name": r.spec.name,
+            "kind": "reconciliation",
+            "severity": r.spec.severity.as_str(),
+            "description": r.spec.description,
+        }));
+    }
+    serde_json::Value::Array(out)
 }
 
 fn rules_table() -> String {

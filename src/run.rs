@@ -107,7 +107,10 @@ impl Context {
             if show {
                 use std::io::Write;
                 let mut err = std::io::stderr().lock();
-                let _ = write!(err, "\r\x1b[2K[{done}/{total}] datasets checked · {dataset}");
+                let _ = write!(
+                    err,
+                    "\r\x1b[2K[{done}/{total}] datasets checked · {dataset}"
+                );
                 if done == total {
                     let _ = write!(err, "\r\x1b[2K");
                 }

@@ -284,3 +284,56 @@ fn html_report_renders_in_headless_chromium() {
     );
     assert!(dom.contains("<table id=\"matrix\">"));
 }
+
+#[test]
+#[ignore = "needs the Dagster that `make test` installs"]
+fn dagster_records_one_asset_check_result_per_dq_check() {
+    let python = std::env::var("DQ_TEST_DAGSTER_PYTHON")
+        .expect("DQ_TEST_DAGSTER_PYTHON is not set: run through `make test`");
+    let package = repo().join("integrations/dagster");
+    let out = Command::new(python)
+        .arg(package.join("test_dagster_dq.py"))
+        .arg(crate::common::DQ)
+        .arg(repo())
+        .env("PYTHONPATH", &package)
+        .env("DAGSTER_HOME", tempfile::tempdir().unwrap().keep())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["success"], true,
+        "asset check failures do not fail the run"
+    );
+    let recorded = r["recorded"].as_object().unwrap();
+    // gold.daily_revenue (7 + 2 reconciliations), gold.customer_summary (5), silver.orders (19).
+    assert_eq!(recorded.len(), 33, "{recorded:?}");
+    for (key, v) in recorded {
+        assert_eq!(v["passed"], r["expected"][key], "{key}");
+        for m in ["dataset", "threshold", "observed", "sql"] {
+            assert!(
+                v["metadata"].as_array().unwrap().iter().any(|x| x == m),
+                "{key} lacks {m}"
+            );
+        }
+    }
+    assert_eq!(
+        recorded["silver/orders:references_customer_id_customers"]["passed"],
+        false
+    );
+    assert_eq!(
+        recorded["silver/orders:pattern_email_email"]["severity"],
+        "WARN"
+    );
+    assert_eq!(r["broken_success"], false);
+    assert!(
+        r["broken_messages"][0]
+            .as_str()
+            .unwrap()
+            .contains("column `revenu` is not in dataset gold.daily_revenue")
+    );
+}
