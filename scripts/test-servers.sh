@@ -2,6 +2,7 @@
 # Installs (once, cached) what the tests talk to, and starts the servers on 127.0.0.1:
 #   - moto in server mode (an S3-compatible server, from PyPI)
 #   - Azurite (Microsoft's Azure Storage emulator, from npm)
+#   - tansu, a Kafka-protocol broker (crates.io; built once, ~10-20 min on 2 cores)
 #   - real consumers of dq's outputs: junitparser, prometheus_client and Dagster (PyPI),
 #     and Debian's headless Chromium for the HTML report
 # Source it: it exports DQ_TEST_S3_ENDPOINT, DQ_TEST_AZURE_ENDPOINT, DQ_TEST_PYTHON and
@@ -41,23 +42,54 @@ if [ ! -x "$CACHE/azurite/node_modules/.bin/azurite-blob" ]; then
   (cd "$CACHE/azurite" && npm install --silent --no-audit --no-fund "azurite@$AZURITE_VERSION" >/dev/null)
 fi
 
+TANSU_VERSION="0.6.0"
+if [ ! -x "$CACHE/tansu/bin/tansu" ]; then
+  echo "test-servers: building tansu $TANSU_VERSION (once; about 10-20 minutes on 2 cores)" >&2
+  env -u CARGO_TARGET_DIR cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql \
+    --root "$CACHE/tansu" --target-dir "$CACHE/tansu-target" --quiet
+  rm -rf "$CACHE/tansu-target"
+fi
+
 free_port() { "$CACHE/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 S3_PORT=$(free_port)
 AZ_PORT=$(free_port)
 AZ_DIR=$(mktemp -d)
+KAFKA_PORT=$(free_port)
+KAFKA_DIR=$(mktemp -d)
 
 "$CACHE/venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$CACHE/logs/moto.log" 2>&1 &
 MOTO_PID=$!
 (cd "$AZ_DIR" && exec "$CACHE/azurite/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZ_PORT" \
   --inMemoryPersistence --skipApiVersionCheck --loose --disableTelemetry >"$CACHE/logs/azurite.log" 2>&1) &
 AZ_PID=$!
-stop_test_servers() { kill "$MOTO_PID" "$AZ_PID" 2>/dev/null || true; rm -rf "$AZ_DIR"; }
+# tansu reads a .env from its working directory: start it in an empty one, on loopback only.
+(cd "$KAFKA_DIR" && exec "$CACHE/tansu/bin/tansu" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+  --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine "sqlite://$KAFKA_DIR/tansu.db" \
+  >"$CACHE/logs/tansu.log" 2>&1) &
+KAFKA_PID=$!
+stop_test_servers() { kill "$MOTO_PID" "$AZ_PID" "$KAFKA_PID" 2>/dev/null || true; rm -rf "$AZ_DIR" "$KAFKA_DIR"; }
 trap stop_test_servers EXIT
 
 # Ready when they answer, then create the bucket and the container the tests use.
-"$CACHE/venv/bin/python" - "$S3_PORT" "$AZ_PORT" <<'PY'
-import sys, time, urllib.request, urllib.error
-s3, az = sys.argv[1], sys.argv[2]
+"$CACHE/venv/bin/python" - "$S3_PORT" "$AZ_PORT" "$KAFKA_PORT" <<'PY'
+import socket, struct, sys, time, urllib.request, urllib.error
+s3, az, kafka = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def kafka_ready():
+    # A real round trip, not just the TCP port: ApiVersions v0 must be answered.
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", kafka), timeout=1) as s:
+                client = b"dq-test"
+                body = struct.pack(">hhih", 18, 0, 1, len(client)) + client
+                s.sendall(struct.pack(">i", len(body)) + body)
+                size = struct.unpack(">i", s.recv(4))[0]
+                if size > 0:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.1)
+    sys.exit("the Kafka broker (tansu) did not start")
+kafka_ready()
 def wait(url, ok_codes):
     for _ in range(200):
         try:
@@ -81,8 +113,9 @@ conn = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
 BlobServiceClient.from_connection_string(conn).create_container("dq-test")
 PY
 export DQ_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+export DQ_TEST_KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
 export DQ_TEST_PYTHON="$CACHE/venv/bin/python"
 export DQ_TEST_DAGSTER_PYTHON="$CACHE/dagster-venv/bin/python"
 export DQ_TEST_CHROMIUM="$(command -v chromium)"
 export DQ_TEST_AZURE_ENDPOINT="http://127.0.0.1:$AZ_PORT"
-echo "test-servers: S3 (moto) at $DQ_TEST_S3_ENDPOINT, Azure (Azurite) at $DQ_TEST_AZURE_ENDPOINT" >&2
+echo "test-servers: S3 (moto) at $DQ_TEST_S3_ENDPOINT, Azure (Azurite) at $DQ_TEST_AZURE_ENDPOINT, Kafka (tansu) at $DQ_TEST_KAFKA_BROKERS" >&2

@@ -83,6 +83,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run everything and decide: GO or NO-GO, with a decision matrix per layer and stream.
     Readiness(ValidateArgs),
+    /// Run the Kafka stream checks: probe latency, live latency, consumer lag.
+    Streams(ValidateArgs),
     /// Parse and type-check every rule against the datasets' schemas, without scanning data.
     Lint(SelectArgs),
     /// Print the SQL each check compiles to, grouped by the scan that answers it.
@@ -280,6 +282,7 @@ fn run(cli: Cli) -> Result<i32, DqError> {
         }
         Command::Validate(args) => validate(&cli.global, args, "validate"),
         Command::Readiness(args) => validate(&cli.global, args, "readiness"),
+        Command::Streams(args) => validate(&cli.global, args, "streams"),
         Command::Lint(select) => lint(&cli.global, select),
         Command::Plan(select) => plan(&cli.global, select),
         Command::Checks => {
@@ -325,7 +328,12 @@ fn validate(global: &GlobalArgs, args: ValidateArgs, verb: &str) -> Result<i32, 
     for d in &args.select.datasets {
         command.push_str(&format!(" --dataset {d}"));
     }
-    let report = runtime()?.block_on(cx.validate(&command))?;
+    let mode = match verb {
+        "readiness" => crate::run::Mode::Readiness,
+        "streams" => crate::run::Mode::Streams,
+        _ => crate::run::Mode::Validate,
+    };
+    let report = runtime()?.block_on(cx.run(mode, &command))?;
     let to_stdout = args.output.as_deref().is_none_or(|o| o == "-");
     let color = match args.color {
         ColorChoice::Always => true,

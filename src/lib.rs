@@ -12,6 +12,7 @@ pub mod report;
 pub mod rules;
 pub mod run;
 pub mod sample;
+pub mod streams;
 pub mod time;
 
 pub use error::{Diagnostic, DqError};

@@ -129,13 +129,13 @@ fn score(checks: &[&CheckResult]) -> Option<f64> {
     Some(passed / total)
 }
 
-/// Judges a finished run. `layers` are every layer with rules; `streams` the configured
-/// stream names (not yet run by this build).
+/// Judges a finished run. `layers` are the layers the run covered; `streams` the configured
+/// streams that did not run, with why.
 pub fn decide(
     report: &Report,
     policy: &Policy,
     layers: &[String],
-    streams: &[String],
+    streams: &[(String, String)],
 ) -> Readiness {
     let mut matrix = Vec::new();
     let mut reasons = Vec::new();
@@ -274,7 +274,72 @@ pub fn decide(
             failed,
         });
     }
-    for stream in streams {
+    for r in &report.streams {
+        let checks: Vec<&CheckResult> = report
+            .checks
+            .iter()
+            .filter(|c| {
+                c.layer == "streams"
+                    && c.dataset.as_deref() == Some(format!("streams.{}", r.name).as_str())
+            })
+            .collect();
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .map(|c| {
+                format!(
+                    "{} {}{}",
+                    c.status.as_str(),
+                    c.name,
+                    c.message
+                        .as_ref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        let blocking = policy.blocks("streams", Some(&format!("streams.{}", r.name)))
+            || policy.require_streams;
+        let broken = checks
+            .iter()
+            .any(|c| c.status == Status::Error || (c.status == Status::Fail && blocking));
+        for c in checks
+            .iter()
+            .filter(|c| c.status == Status::Error || (c.status == Status::Fail && blocking))
+        {
+            reasons.push(format!(
+                "stream {}: {} {}{}",
+                r.name,
+                c.name,
+                if c.status == Status::Error {
+                    "could not run"
+                } else {
+                    "failed"
+                },
+                c.message
+                    .as_ref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            ));
+        }
+        matrix.push(MatrixRow {
+            kind: "stream".into(),
+            name: r.name.clone(),
+            status: if broken {
+                RowStatus::NoGo
+            } else if failed.is_empty() {
+                RowStatus::Go
+            } else {
+                RowStatus::Warn
+            },
+            blocking,
+            score: score(&checks),
+            passed: checks.iter().filter(|c| c.status == Status::Pass).count(),
+            total: checks.len(),
+            failed,
+        });
+    }
+    for (stream, why) in streams {
         matrix.push(MatrixRow {
             kind: "stream".into(),
             name: stream.clone(),
@@ -283,15 +348,15 @@ pub fn decide(
             score: None,
             passed: 0,
             total: 0,
-            failed: vec!["stream checks are not run by this build".into()],
+            failed: vec![why.clone()],
         });
         if policy.require_streams {
             reasons.push(format!(
-                "stream {stream}: not run, and readiness.require_streams is set"
+                "stream {stream}: {why}, and readiness.require_streams is set"
             ));
         }
     }
-    if streams.is_empty() && policy.require_streams {
+    if streams.is_empty() && report.streams.is_empty() && policy.require_streams {
         reasons.push("no streams are configured, and readiness.require_streams is set".into());
     }
     for e in &report.errors {

@@ -19,12 +19,15 @@ pub struct Context {
     pub fail_on: Severity,
     /// Show a progress line on stderr (only when it is a terminal and not quiet).
     pub show_progress: bool,
+    /// The environment's Kafka settings, for stream checks.
+    pub kafka: Option<crate::config::project::KafkaSettings>,
 }
 
 impl Context {
     /// Loads the project's environment and rules; config errors are exit 2.
     pub fn load(project: Project, env: Option<&str>, as_of: Option<&str>) -> Result<Context> {
         let (env_name, environment) = project.environment(env)?;
+        let kafka = environment.kafka.clone().map(|k| k.expanded());
         let as_of: DateTime<Utc> = match as_of.or(environment.as_of.as_deref()) {
             Some(text) => crate::time::parse_instant(text)
                 .map_err(|e| DqError::Usage(format!("--as-of: {e}")))?,
@@ -80,6 +83,7 @@ impl Context {
             options,
             fail_on,
             show_progress: false,
+            kafka,
         })
     }
 
@@ -93,15 +97,43 @@ impl Context {
 
     /// Runs the selected checks and builds the report.
     pub async fn validate(&self, command: &str) -> Result<Report> {
+        self.run(Mode::Validate, command).await
+    }
+
+    /// Validation, stream checks, or both and the verdict.
+    pub async fn run(&self, mode: Mode, command: &str) -> Result<Report> {
         let started_at = Utc::now();
         let clock = Instant::now();
+        let filtered = !self.options.layers.is_empty() || !self.options.datasets.is_empty();
+        let want_streams = mode == Mode::Streams || (mode == Mode::Readiness && !filtered);
+        if mode == Mode::Streams && self.rules.streams.is_empty() {
+            return Err(DqError::Usage(
+                "no streams are configured (add `streams:` to a file under rules/)".into(),
+            ));
+        }
+        let kafka = match (&self.kafka, want_streams && !self.rules.streams.is_empty()) {
+            (Some(k), true) => Some(k),
+            (None, true) if mode == Mode::Streams => {
+                return Err(DqError::Usage(format!(
+                    "environment `{}` has no `kafka:` settings (brokers) for the stream checks",
+                    self.env_name
+                )));
+            }
+            _ => None,
+        };
         let session = self.session()?;
-        let prepared = self.prepare(&session).await?;
-        tracing::info!(
-            checks = prepared.check_count(),
-            datasets = prepared.datasets.len(),
-            "validating"
-        );
+        let prepared = if mode == Mode::Streams {
+            None
+        } else {
+            Some(self.prepare(&session).await?)
+        };
+        if let Some(p) = &prepared {
+            tracing::info!(
+                checks = p.check_count(),
+                datasets = p.datasets.len(),
+                "validating"
+            );
+        }
         let show = self.show_progress;
         let progress = |done: usize, total: usize, dataset: &str| {
             if show {
@@ -117,7 +149,23 @@ impl Context {
                 let _ = err.flush();
             }
         };
-        let (datasets, checks) = engine::execute_with_progress(&session, prepared, &progress).await;
+        let data = async {
+            match prepared {
+                Some(p) => engine::execute_with_progress(&session, p, &progress).await,
+                None => (vec![], vec![]),
+            }
+        };
+        let streams = async {
+            match kafka {
+                Some(k) => {
+                    tracing::info!(streams = self.rules.streams.len(), "sampling streams");
+                    crate::streams::run(k, &self.rules.streams).await
+                }
+                None => (vec![], vec![]),
+            }
+        };
+        let ((datasets, mut checks), (stream_results, stream_checks)) = tokio::join!(data, streams);
+        checks.extend(stream_checks);
         let mut report = Report {
             report_version: REPORT_VERSION,
             tool: Tool {
@@ -139,22 +187,12 @@ impl Context {
             summary: Summary::default(),
             datasets,
             checks,
+            streams: stream_results,
             errors: vec![],
             readiness: None,
         };
         report.finish();
-        if command.starts_with("readiness") {
-            let streams: Vec<String> = self
-                .rules
-                .streams
-                .iter()
-                .map(|(_, v)| {
-                    v.get("name")
-                        .and_then(|n| n.as_str())
-                        .unwrap_or("stream")
-                        .to_string()
-                })
-                .collect();
+        if mode == Mode::Readiness {
             let policy = self.project.config.readiness.clone().unwrap_or_default();
             // Judge the layers this run covered: all of them, or those selected.
             let layers: Vec<String> = if !self.options.layers.is_empty() {
@@ -174,17 +212,38 @@ impl Context {
             } else {
                 self.rules.layers.clone()
             };
-            let streams = if self.options.layers.is_empty() && self.options.datasets.is_empty() {
-                streams
+            let not_run: Vec<(String, String)> = if filtered {
+                vec![]
+            } else if kafka.is_none() {
+                self.rules
+                    .streams
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.name.clone(),
+                            format!(
+                                "not run: environment `{}` has no kafka settings",
+                                self.env_name
+                            ),
+                        )
+                    })
+                    .collect()
             } else {
                 vec![]
             };
-            let readiness = crate::readiness::decide(&report, &policy, &layers, &streams);
+            let readiness = crate::readiness::decide(&report, &policy, &layers, &not_run);
             report.set_readiness(readiness);
         }
         tracing::info!(outcome = ?report.outcome, passed = report.summary.passed, failed = report.summary.failed, "done");
         Ok(report)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Validate,
+    Streams,
+    Readiness,
 }
 
 /// Parses a memory size: `512MB`, `2GB`, `1.5GiB`, or bytes.

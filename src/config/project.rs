@@ -57,6 +57,33 @@ pub struct KafkaSettings {
     pub options: BTreeMap<String, String>,
 }
 
+impl KafkaSettings {
+    /// Expands `${VAR}` and `${VAR:-default}` in the broker list, so one dq.yaml can point
+    /// at brokers chosen by the environment (e.g. a test broker on a random port).
+    pub fn expanded(mut self) -> KafkaSettings {
+        self.brokers = expand_env(&self.brokers);
+        self
+    }
+}
+
+pub fn expand_env(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &rest[start + 2..start + end];
+        let (name, default) = inner.split_once(":-").unwrap_or((inner, ""));
+        out.push_str(&std::env::var(name).unwrap_or_else(|_| default.to_string()));
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {

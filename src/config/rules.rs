@@ -99,8 +99,8 @@ pub struct RuleSet {
     pub layers: Vec<String>,
     pub datasets: Vec<DatasetSpec>,
     pub reconciliations: Vec<Reconciliation>,
-    /// Stream definitions (`streams:` files), kept raw for the stream checks.
-    pub streams: Vec<(Located, serde_json::Value)>,
+    /// Kafka streams and their checks (`streams:` files).
+    pub streams: Vec<crate::streams::config::StreamSpec>,
 }
 
 impl RuleSet {
@@ -263,7 +263,19 @@ pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<RuleSet, Vec<Diagno
         };
         for stream in raw.streams {
             let (line, column) = yaml::position(&stream);
-            set.streams.push((at(line, column), stream.value));
+            match crate::streams::config::parse(stream.value, &at(line, column)) {
+                Ok(spec) => {
+                    if set.streams.iter().any(|s| s.name == spec.name) {
+                        problems.push(
+                            at(line, column)
+                                .diagnostic(format!("stream `{}` is defined twice", spec.name)),
+                        );
+                    } else {
+                        set.streams.push(spec);
+                    }
+                }
+                Err(d) => problems.push(d),
+            }
         }
         let Some(layer) = raw.layer else {
             if !raw.datasets.is_empty() || !raw.reconciliations.is_empty() {
@@ -273,7 +285,7 @@ pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<RuleSet, Vec<Diagno
                     1,
                     "missing `layer:` (e.g. `layer: silver`)",
                 ));
-            } else if set.streams.is_empty() {
+            } else if !text.contains("streams:") {
                 problems.push(Diagnostic::new(
                     path,
                     1,

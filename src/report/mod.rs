@@ -114,6 +114,9 @@ pub struct Report {
     pub summary: Summary,
     pub datasets: Vec<DatasetResult>,
     pub checks: Vec<CheckResult>,
+    /// Per-stream figures (`dq streams`, `dq readiness`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<crate::streams::StreamResult>,
     /// Runtime errors not tied to one check.
     pub errors: Vec<String>,
     /// The verdict and decision matrix (`dq readiness` only).
@@ -219,6 +222,14 @@ pub fn observed_cell(c: &CheckResult) -> String {
                 "age {}",
                 crate::duration::format_duration(std::time::Duration::from_secs(secs))
             ),
+            None => "—".into(),
+        },
+        _ if c.kind == "latency" => match c.observed.get("p99_ms").and_then(|v| v.as_f64()) {
+            Some(p99) => format!("p99 {p99:.0} ms"),
+            None => "no samples".into(),
+        },
+        _ if c.kind == "consumer_lag" => match c.observed.get("offset_lag") {
+            Some(lag) => format!("lag {lag} msgs"),
             None => "—".into(),
         },
         _ if c.kind == "schema" => match &c.message {

@@ -84,7 +84,7 @@ fn render_readiness(report: &Report, r: &crate::readiness::Readiness, color: boo
         report.command, report.environment, report.lake, report.as_of
     );
     out.push_str(&format!(
-        "  {:<22} {:<8} {:>6}  {:>7}  {}\n",
+        "  {:<28} {:<8} {:>6}  {:>7}  {}\n",
         "PART", "STATUS", "SCORE", "CHECKS", "WHAT FAILED"
     ));
     for row in &r.matrix {
@@ -117,8 +117,8 @@ fn render_readiness(report: &Report, r: &crate::readiness::Readiness, color: boo
             failed = format!("{}…", failed.chars().take(89).collect::<String>());
         }
         out.push_str(&format!(
-            "  {:<22} {} {:>6}  {:>7}  {}\n",
-            fit(&name, 22),
+            "  {:<28} {} {:>6}  {:>7}  {}\n",
+            fit(&name, 28),
             paint(&format!("{label:<8}"), code, color),
             score,
             checks,

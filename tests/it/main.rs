@@ -9,3 +9,4 @@ mod one_scan;
 mod readiness;
 mod sample_lake;
 mod stores;
+mod streams;

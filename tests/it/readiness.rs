@@ -46,7 +46,7 @@ fn sample_lake_is_no_go_with_reasons() {
 
     let text = dq(&repo(), &["readiness"]).stdout;
     assert!(text.contains("NO-GO — 5 reasons:"), "{text}");
-    assert!(text.contains("gold                   GO"), "{text}");
+    assert!(text.contains("gold                         GO"), "{text}");
 }
 
 #[test]
