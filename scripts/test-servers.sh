@@ -64,7 +64,7 @@ MOTO_PID=$!
 AZ_PID=$!
 # tansu reads a .env from its working directory: start it in an empty one, on loopback only.
 (cd "$KAFKA_DIR" && exec "$CACHE/tansu/bin/tansu" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-  --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine "sqlite://$KAFKA_DIR/tansu.db" \
+  --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine "sqlite://tansu.db" \
   >"$CACHE/logs/tansu.log" 2>&1) &
 KAFKA_PID=$!
 stop_test_servers() { kill "$MOTO_PID" "$AZ_PID" "$KAFKA_PID" 2>/dev/null || true; rm -rf "$AZ_DIR" "$KAFKA_DIR"; }

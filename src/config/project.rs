@@ -58,10 +58,13 @@ pub struct KafkaSettings {
 }
 
 impl KafkaSettings {
-    /// Expands `${VAR}` and `${VAR:-default}` in the broker list, so one dq.yaml can point
-    /// at brokers chosen by the environment (e.g. a test broker on a random port).
+    /// Expands `${VAR}` and `${VAR:-default}` in the broker list and the options, so one
+    /// dq.yaml can point at brokers chosen by the environment and keep secrets out of it.
     pub fn expanded(mut self) -> KafkaSettings {
         self.brokers = expand_env(&self.brokers);
+        for v in self.options.values_mut() {
+            *v = expand_env(v);
+        }
         self
     }
 }
@@ -82,6 +85,16 @@ pub fn expand_env(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn expands_variables_with_defaults() {
+        assert_eq!(super::expand_env("${DQ_SURELY_UNSET_VAR:-127.0.0.1:9092}"), "127.0.0.1:9092");
+        assert_eq!(super::expand_env("a-${DQ_SURELY_UNSET_VAR}-b"), "a--b");
+        assert_eq!(super::expand_env("plain"), "plain");
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -198,6 +198,58 @@ pub fn render(report: &Report, color: bool) -> String {
             line(c, color, &mut out);
         }
     }
+    for st in &report.streams {
+        out.push('\n');
+        let mut facts = vec![format!("topic {}", st.topic)];
+        if let Some(g) = &st.group {
+            facts.push(format!("group {g} ({})", st.group_state.as_deref().unwrap_or("unknown")));
+        }
+        facts.push(format!("{:.0} s window", st.sample_seconds));
+        let l = &st.latency;
+        let ms = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "—".into());
+        out.push_str(&format!(
+            "{}  {}\n",
+            paint(&format!("stream {}", st.name), "1", color),
+            paint(&facts.join(" · "), "2", color)
+        ));
+        if let Some(e) = &st.error {
+            out.push_str(&format!("  {}  {e}\n", status_label(Status::Error, color)));
+        } else if st.probe || l.count > 0 {
+            out.push_str(&format!(
+                "  latency ms  p50 {} · p95 {} · p99 {} · max {} · {} samples{}{}\n",
+                ms(l.p50_ms),
+                ms(l.p95_ms),
+                ms(l.p99_ms),
+                ms(l.max_ms),
+                l.count,
+                st.probes_sent
+                    .map(|s| format!(" of {s} probes ({} lost)", st.probes_lost.unwrap_or(0)))
+                    .unwrap_or_default(),
+                st.timestamp_type
+                    .as_deref()
+                    .filter(|_| !st.probe)
+                    .map(|t| format!(" · {t}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if st.group.is_some() && st.error.is_none() {
+            for p in &st.partitions {
+                out.push_str(&format!(
+                    "  partition {:<3} lag {:>8} msgs · {:>7} s · {:<7} committed {} · watermark {}\n",
+                    p.partition,
+                    p.offset_lag.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into()),
+                    p.time_lag_ms.map(|v| format!("{:.1}", v / 1000.0)).unwrap_or_else(|| "—".into()),
+                    p.verdict.map(|v| v.as_str()).unwrap_or("—"),
+                    p.committed.map(|v| v.to_string()).unwrap_or_else(|| "none".into()),
+                    p.high_watermark.map(|v| v.to_string()).unwrap_or_else(|| "—".into())
+                ));
+            }
+        }
+        let key = format!("streams.{}", st.name);
+        for c in report.checks.iter().filter(|c| c.dataset.as_deref() == Some(key.as_str())) {
+            line(c, color, &mut out);
+        }
+    }
     let recs: Vec<&CheckResult> = report
         .checks
         .iter()
