@@ -91,7 +91,10 @@ pub fn expand_env(text: &str) -> String {
 mod tests {
     #[test]
     fn expands_variables_with_defaults() {
-        assert_eq!(super::expand_env("${DQ_SURELY_UNSET_VAR:-127.0.0.1:9092}"), "127.0.0.1:9092");
+        assert_eq!(
+            super::expand_env("${DQ_SURELY_UNSET_VAR:-127.0.0.1:9092}"),
+            "127.0.0.1:9092"
+        );
         assert_eq!(super::expand_env("a-${DQ_SURELY_UNSET_VAR}-b"), "a--b");
         assert_eq!(super::expand_env("plain"), "plain");
     }

@@ -25,6 +25,7 @@ pub mod dataset;
 pub mod fused;
 pub mod sqlexpr;
 pub mod store;
+pub mod unique;
 pub mod values;
 
 use dataset::DatasetFacts;
@@ -811,7 +812,26 @@ async fn run_dataset(
             }
             Err(_) => vec![],
         };
+        // Uniqueness: a hashing pass proves distinct keys without grouping them.
+        let proven_unique = match &c.compiled.distinct_keys {
+            Some(plan) => match unique::distinct_rows(session, plan.clone()).await {
+                Ok(found) => found,
+                Err(e) => {
+                    results.push(c.meta.error(format!("query failed: {e}"), c.sql.clone()));
+                    continue;
+                }
+            },
+            None => None,
+        };
         let query_row = match &c.compiled.query {
+            _ if proven_unique.is_some() => {
+                let rows = proven_unique.unwrap_or_default() as i64;
+                vec![
+                    datafusion::common::ScalarValue::Int64(Some(rows)),
+                    datafusion::common::ScalarValue::Int64(Some(0)),
+                    datafusion::common::ScalarValue::Int64(Some(0)),
+                ]
+            }
             None => vec![],
             Some(plan) => match collect(session, plan.clone()).await {
                 Ok(batches) => {

@@ -202,7 +202,10 @@ pub fn render(report: &Report, color: bool) -> String {
         out.push('\n');
         let mut facts = vec![format!("topic {}", st.topic)];
         if let Some(g) = &st.group {
-            facts.push(format!("group {g} ({})", st.group_state.as_deref().unwrap_or("unknown")));
+            facts.push(format!(
+                "group {g} ({})",
+                st.group_state.as_deref().unwrap_or("unknown")
+            ));
         }
         facts.push(format!("{:.0} s window", st.sample_seconds));
         let l = &st.latency;
@@ -246,7 +249,11 @@ pub fn render(report: &Report, color: bool) -> String {
             }
         }
         let key = format!("streams.{}", st.name);
-        for c in report.checks.iter().filter(|c| c.dataset.as_deref() == Some(key.as_str())) {
+        for c in report
+            .checks
+            .iter()
+            .filter(|c| c.dataset.as_deref() == Some(key.as_str()))
+        {
             line(c, color, &mut out);
         }
     }

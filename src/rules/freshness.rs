@@ -72,6 +72,7 @@ impl Rule for Freshness {
         Ok(Compiled {
             measures: vec![expr],
             query: None,
+            distinct_keys: None,
             failing_rows: None,
             judge: Box::new(move |o| {
                 let newest = o.measures.first().and_then(to_instant);

@@ -295,6 +295,10 @@ pub struct Compiled {
     /// A query of its own (a grouped pass, a join, custom SQL) returning exactly one row;
     /// it must already apply the check's `where` (see [`CompileContext::filtered`]).
     pub query: Option<LogicalPlan>,
+    /// Key columns (NULL keys removed) for a fast exact uniqueness pass: the engine hashes
+    /// every key; when no hash repeats the keys are distinct and `query` need not run (it
+    /// then answers `[rows_checked, 0, 0]`); otherwise `query` gives the exact counts.
+    pub distinct_keys: Option<LogicalPlan>,
     pub failing_rows: Option<FailingRows>,
     pub judge: Judge,
 }
@@ -305,6 +309,7 @@ impl Compiled {
         Compiled {
             measures: vec![],
             query: None,
+            distinct_keys: None,
             failing_rows: None,
             judge,
         }
@@ -326,6 +331,7 @@ pub fn row_level(failing: Expr, thresholds: Thresholds) -> Result<Compiled, Stri
     Ok(Compiled {
         measures,
         query: None,
+        distinct_keys: None,
         failing_rows: Some(FailingRows::Predicate(failing)),
         judge: Box::new(move |o| {
             let failed = as_u64(o.measures.first());

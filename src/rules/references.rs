@@ -199,6 +199,7 @@ impl Rule for References {
         Ok(Compiled {
             measures: vec![count_if(not_null)?],
             query: Some(query),
+            distinct_keys: None,
             failing_rows: Some(FailingRows::Plan(samples)),
             judge: Box::new(move |o| {
                 let checked = as_u64(o.measures.first());

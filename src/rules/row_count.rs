@@ -51,6 +51,7 @@ impl Rule for RowCount {
         Ok(Compiled {
             measures: vec![count(lit(1i64))],
             query: None,
+            distinct_keys: None,
             failing_rows: None,
             judge: Box::new(move |o| {
                 let n = as_u64(o.measures.first());

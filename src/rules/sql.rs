@@ -88,6 +88,7 @@ impl Rule for Sql {
         Ok(Compiled {
             measures: vec![],
             query: Some(plan),
+            distinct_keys: None,
             failing_rows: None,
             judge: Box::new(move |o| {
                 let value = as_f64(o.query.first());

@@ -166,6 +166,7 @@ impl Rule for Statistic {
         Ok(Compiled {
             measures,
             query,
+            distinct_keys: None,
             failing_rows: None,
             judge: Box::new(move |o| {
                 let (value, shown) = if null_group {

@@ -4,10 +4,12 @@
 //! - `columns` (list of names) or `column` (one name): the key.
 //!
 //! Rows where any key column is NULL are ignored, as in SQL's UNIQUE constraint.
-//! Answered by one grouped pass over the key columns (not the fused scan: an exact distinct
-//! count inside a wide aggregate would serialise its final merge). The observed value is the
-//! number of key values that occur more than once; failing rows are all rows carrying such
-//! a key. Row-level: accepts `max_failed` / `max_failed_fraction`.
+//! Answered outside the fused scan (an exact distinct count inside a wide aggregate would
+//! serialise its final merge): one pass hashes every key per partition; when no hash repeats
+//! the keys are distinct, exactly. Only when a hash repeats does a grouped pass count the
+//! duplicates. The observed value is the number of key values that occur more than once;
+//! failing rows are all rows carrying such a key. Row-level: accepts `max_failed` /
+//! `max_failed_fraction`.
 //!
 //! Example:
 //! ```yaml
@@ -67,10 +69,17 @@ impl Rule for Unique {
             key_exprs.push(c);
         }
         let err = |e: datafusion::error::DataFusionError| e.to_string();
-        let grouped = cx
+        let keys = cx
             .filtered()?
             .filter(not_null.unwrap_or(lit(true)))
+            .map_err(err)?;
+        let distinct_keys = keys
+            .clone()
+            .project(key_exprs.clone())
             .map_err(err)?
+            .build()
+            .map_err(err)?;
+        let grouped = keys
             .aggregate(
                 key_exprs.clone(),
                 vec![count(lit(1i64)).alias("occurrences")],
@@ -98,6 +107,7 @@ impl Rule for Unique {
         Ok(Compiled {
             measures: vec![],
             query: Some(query),
+            distinct_keys: Some(distinct_keys),
             failing_rows: Some(FailingRows::Plan(samples)),
             judge: Box::new(move |o| {
                 let checked = as_u64(o.query.first());

@@ -325,3 +325,76 @@ fn fused_results_equal_naive_queries() {
         });
     }
 }
+
+/// The uniqueness fast paths (ordered ranges, hashing) never hide a duplicate.
+#[test]
+fn uniqueness_fast_paths_are_exact() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cases: Vec<(&str, Vec<Vec<i64>>, u64)> = vec![
+        (
+            "ordered and disjoint",
+            vec![(1..=500).collect(), (501..=1000).collect()],
+            0,
+        ),
+        (
+            "ordered files, overlapping ranges",
+            vec![(1..=500).collect(), (500..=999).collect()],
+            2,
+        ),
+        (
+            "unordered, distinct",
+            vec![(1..=500).rev().collect(), (501..=1000).collect()],
+            0,
+        ),
+        (
+            "duplicate inside a file",
+            vec![vec![1, 2, 3, 3, 4], (10..=20).collect()],
+            2,
+        ),
+    ];
+    for (what, files, failed) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, ids) in files.iter().enumerate() {
+            let batch = RecordBatch::try_from_iter(vec![(
+                "id",
+                Arc::new(Int64Array::from(ids.clone())) as ArrayRef,
+            )])
+            .unwrap();
+            dq::sample::write_parquet(
+                &dir.path().join(format!("lake/test/t/part-{i}.parquet")),
+                &[batch],
+            )
+            .unwrap();
+        }
+        let text =
+            "layer: test\ndatasets:\n  - name: t\n    checks:\n      - unique: { columns: [id] }\n"
+                .to_string();
+        let rules =
+            dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text)]).unwrap();
+        let options = dq::engine::RunOptions {
+            project_root: dir.path().to_path_buf(),
+            lake: "lake".into(),
+            storage: Default::default(),
+            layers: vec![],
+            datasets: vec![],
+            as_of: chrono::Utc::now(),
+            sample_failures: 0,
+            memory_limit: None,
+        };
+        rt.block_on(async {
+            let session = dq::engine::session(None).unwrap();
+            let prepared = dq::engine::prepare(&session, &rules, &options)
+                .await
+                .unwrap();
+            let (_, results) = dq::engine::execute(&session, prepared).await;
+            let total: u64 = files.iter().map(|f| f.len() as u64).sum();
+            assert_eq!(
+                results[0].failed_rows,
+                Some(failed),
+                "{what}: {:?}",
+                results[0]
+            );
+            assert_eq!(results[0].rows_checked, Some(total), "{what}");
+        });
+    }
+}
