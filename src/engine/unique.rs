@@ -1,8 +1,9 @@
 //! Exact uniqueness without grouping, when the keys allow it.
 //!
-//! 1. A single integer-like key that is strictly increasing within each partition, with
-//!    partitions covering disjoint ranges, is unique: one sequential pass, no memory.
-//!    (Ids are usually written in order, so this is the common case.)
+//! 1. A single integer-like key whose batches are each strictly increasing, with pairwise
+//!    disjoint batch ranges, is unique: one sequential pass, almost no memory. Ids are
+//!    usually written in order, so this is the common case; it gives up at the first
+//!    batch that is not increasing.
 //! 2. Otherwise every key is hashed, partition by partition: no repeated hash means no
 //!    duplicate (equal keys hash equally).
 //! 3. Only when a hash repeats (a duplicate, or a collision) does the caller run the exact
@@ -52,43 +53,65 @@ pub async fn distinct_rows(
                 | DataType::Timestamp(_, _)
         );
     if ordered_key {
+        let started = std::time::Instant::now();
         if let Some(rows) = increasing(session, plan.clone()).await? {
+            tracing::debug!(
+                rows,
+                ms = started.elapsed().as_millis() as u64,
+                "unique: ordered runs prove distinct keys"
+            );
             return Ok(Some(rows));
         }
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "unique: keys not in ordered runs"
+        );
     }
-    hashed(session, plan).await
+    let started = std::time::Instant::now();
+    let found = hashed(session, plan).await?;
+    tracing::debug!(
+        distinct = found.is_some(),
+        ms = started.elapsed().as_millis() as u64,
+        "unique: hashing pass"
+    );
+    Ok(found)
 }
 
-/// Some(rows) when every partition is strictly increasing and their ranges are disjoint.
+/// Batches a partition may contribute before the ordered path gives up.
+const MAX_RUNS: usize = 1 << 20;
+
+/// Some(rows) when every batch holds strictly increasing keys and the batches' ranges are
+/// pairwise disjoint (ranges are taken per batch, not merged across batches: partitions
+/// interleave files, so a merged range would overlap another partition's without sharing
+/// any key).
 async fn increasing(session: &SessionContext, plan: LogicalPlan) -> Result<Option<u64>, String> {
     let tasks: Vec<_> = streams(session, plan)
         .await?
         .into_iter()
         .map(|mut stream| {
             tokio::spawn(async move {
-                let (mut first, mut last, mut rows): (Option<i64>, Option<i64>, u64) =
-                    (None, None, 0);
+                let mut runs: Vec<(i64, i64)> = Vec::new();
+                let mut rows = 0u64;
                 while let Some(batch) = stream.next().await {
                     let batch = batch.map_err(df_err)?;
                     let column =
                         datafusion::arrow::compute::cast(batch.column(0), &DataType::Int64)
                             .map_err(|e| e.to_string())?;
                     let values = column.as_primitive::<Int64Type>();
-                    if values.null_count() > 0 {
-                        return Ok::<_, String>(None);
-                    }
                     let v = values.values();
                     if v.is_empty() {
                         continue;
                     }
-                    if last.is_some_and(|l| v[0] <= l) || v.windows(2).any(|w| w[1] <= w[0]) {
-                        return Ok(None);
+                    if values.null_count() > 0
+                        || v.windows(2).any(|w| w[1] <= w[0])
+                        || runs.len() >= MAX_RUNS
+                    {
+                        return Ok::<_, String>(None);
                     }
-                    first.get_or_insert(v[0]);
-                    last = v.last().copied();
+                    runs.push((v[0], v[v.len() - 1]));
                     rows += v.len() as u64;
                 }
-                Ok(Some((first, last, rows)))
+                Ok(Some((runs, rows)))
             })
         })
         .collect();
@@ -96,16 +119,16 @@ async fn increasing(session: &SessionContext, plan: LogicalPlan) -> Result<Optio
     let mut rows = 0;
     for t in tasks {
         match t.await.map_err(|e| e.to_string())?? {
-            Some((Some(lo), Some(hi), n)) => {
-                ranges.push((lo, hi));
+            Some((r, n)) => {
+                ranges.extend(r);
                 rows += n;
             }
-            Some(_) => {}
             None => return Ok(None),
         }
     }
-    ranges.sort();
-    if ranges.windows(2).any(|w| w[1].0 <= w[0].1) {
+    ranges.sort_unstable();
+    if let Some(w) = ranges.windows(2).find(|w| w[1].0 <= w[0].1) {
+        tracing::debug!(runs = ranges.len(), first = ?w[0], second = ?w[1], "unique: overlapping runs");
         return Ok(None);
     }
     Ok(Some(rows))
