@@ -134,12 +134,18 @@ async fn increasing(session: &SessionContext, plan: LogicalPlan) -> Result<Optio
     Ok(Some(rows))
 }
 
-/// Some(rows) when no key hash repeats within or across partitions.
+/// Some(rows) when no key hash repeats within or across partitions. The hash sets are
+/// accounted in the session's memory pool: when `--memory-limit` leaves no room, the pass
+/// gives up and the grouped query (which spills to disk) decides.
 async fn hashed(session: &SessionContext, plan: LogicalPlan) -> Result<Option<u64>, String> {
+    let pool = session.runtime_env().memory_pool.clone();
     let tasks: Vec<_> = streams(session, plan)
         .await?
         .into_iter()
         .map(|mut stream| {
+            let reservation =
+                datafusion::execution::memory_pool::MemoryConsumer::new("dq unique hashes")
+                    .register(&pool);
             tokio::spawn(async move {
                 let state = RandomState::with_seed(0);
                 let mut seen: datafusion::common::HashSet<u64> = Default::default();
@@ -151,6 +157,17 @@ async fn hashed(session: &SessionContext, plan: LogicalPlan) -> Result<Option<u6
                     hashes.resize(batch.num_rows(), 0);
                     create_hashes(batch.columns(), &state, &mut hashes).map_err(df_err)?;
                     rows += batch.num_rows() as u64;
+                    // A hash set slot costs about 9 bytes; growth doubles the table.
+                    let wanted = (seen.len() + hashes.len()) * 18;
+                    if wanted > reservation.size()
+                        && reservation.try_grow(wanted - reservation.size()).is_err()
+                    {
+                        tracing::debug!(
+                            keys = seen.len(),
+                            "unique: memory limit reached, leaving it to the grouped pass"
+                        );
+                        return Ok(None);
+                    }
                     seen.reserve(hashes.len());
                     for h in &hashes {
                         if !seen.insert(*h) {
