@@ -110,22 +110,32 @@ def project(lake, checks):
         f"default_env: bench\nenvironments:\n  bench: {{ lake: {lake}, as_of: \"2026-11-21T00:00:00Z\" }}\n"
     )
     rules = (ROOT / "bench" / "rules" / "silver.yaml").read_text()
-    if checks == 100:
-        rules = rules + "".join(
-            f"      - range: {{ name: extra_range_{i}, column: amount, min: -{i}, max: {100000 + i} }}\n"
-            f"      - accepted_values: {{ name: extra_status_{i}, column: status, values: [placed, shipped, delivered, cancelled, returned, s{i}] }}\n"
-            for i in range(40)
-        )
-    elif checks == 10:
-        kept = []
-        count = 0
-        for line in rules.splitlines(keepends=True):
-            if line.startswith("      - "):
-                count += 1
-                if count > 10:
-                    continue
-            kept.append(line)
-        rules = "".join(kept)
+    head, tail = rules.split("  - name: customers", 1)
+    lines = head.splitlines(keepends=True)
+    first_check = next(i for i, l in enumerate(lines) if l.startswith("      - "))
+    items = []  # each check item with its continuation lines
+    for line in lines[first_check:]:
+        if line.startswith("      - "):
+            items.append(line)
+        else:
+            items[-1] += line
+    if checks == 10:
+        items = items[:10]
+    elif checks == 100:
+        extra = []
+        i = 0
+        while len(items) + len(extra) < 99:  # + the reconciliation in gold.yaml
+            extra.append(
+                [
+                    f"      - range: {{ name: extra_range_{i}, column: amount, min: -{i}, max: {100000 + i} }}\n",
+                    f"      - accepted_values: {{ name: extra_status_{i}, column: status, values: [placed, shipped, delivered, cancelled, returned, s{i}] }}\n",
+                    f"      - not_null: {{ name: extra_not_null_{i}, columns: [order_id, amount], where: \"amount > {i}\" }}\n",
+                    f"      - length: {{ name: extra_length_{i}, column: country, max: {2 + i} }}\n",
+                ][i % 4]
+            )
+            i += 1
+        items += extra
+    rules = "".join(lines[:first_check]) + "".join(items) + "  - name: customers" + tail
     (proj / "rules" / "silver.yaml").write_text(rules)
     (proj / "rules" / "gold.yaml").write_text((ROOT / "bench" / "rules" / "gold.yaml").read_text())
     return proj
