@@ -3,26 +3,53 @@
 //! Each check's measures may contain aggregate functions; the check's `where` becomes a
 //! `FILTER (WHERE …)` on each of them. Identical aggregates are computed once (many
 //! row-level checks share `count(1)`), then a projection evaluates each measure over them.
+//! Filtered row counts (`count(1) FILTER (WHERE p)`) are packed into one `dq_count_true` aggregate
+//! over their predicates (see [`super::count_true`]), so a hundred row-level checks cost a
+//! hundred predicate evaluations, not a hundred filtering accumulators.
 
 use std::collections::HashMap;
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, and, col};
+
+const COUNTS: &str = "__dq_counts";
 
 #[derive(Debug, Default, Clone)]
 pub struct FusedScan {
     aggregates: Vec<Expr>,
     index: HashMap<Expr, usize>,
+    /// Predicates counted by the packed `dq_count_true` aggregate.
+    predicates: Vec<Expr>,
+    predicate_index: HashMap<Expr, usize>,
     outputs: Vec<Expr>,
+    /// Keep every aggregate as written (for SQL meant to be read, e.g. per-check SQL).
+    plain: bool,
+}
+
+/// `count(<non-null literal>)` without DISTINCT: a plain row count.
+fn is_row_count(agg: &datafusion::logical_expr::expr::AggregateFunction) -> bool {
+    agg.func.name() == "count"
+        && !agg.params.distinct
+        && agg.params.order_by.is_empty()
+        && matches!(agg.params.args.as_slice(), [Expr::Literal(v, _)] if !v.is_null())
 }
 
 impl FusedScan {
+    /// A scan that writes every aggregate as is: the same results, SQL a person reads.
+    pub fn plain() -> FusedScan {
+        FusedScan {
+            plain: true,
+            ..Default::default()
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.outputs.is_empty()
     }
 
     pub fn aggregate_count(&self) -> usize {
-        self.aggregates.len()
+        self.aggregates.len() + self.predicates.len()
     }
 
     /// Adds a measure, applying `filter` to its aggregates; returns its output column index.
@@ -34,12 +61,26 @@ impl FusedScan {
                     return Ok(Transformed::no(e));
                 };
                 found_aggregate = true;
-                if let Some(f) = filter {
-                    agg.params.filter = Some(Box::new(match agg.params.filter.take() {
-                        Some(own) => and(f.clone(), *own),
-                        None => f.clone(),
-                    }));
+                let combined = match (filter, agg.params.filter.take()) {
+                    (Some(f), Some(own)) => Some(and(f.clone(), *own)),
+                    (Some(f), None) => Some(f.clone()),
+                    (None, own) => own.map(|o| *o),
+                };
+                // Unfiltered counts stay plain: Parquet statistics can answer them.
+                if let (false, true, Some(predicate)) =
+                    (self.plain, is_row_count(&agg), combined.clone())
+                {
+                    let next = self.predicates.len();
+                    let idx = *self
+                        .predicate_index
+                        .entry(predicate.clone())
+                        .or_insert(next);
+                    if idx == next {
+                        self.predicates.push(predicate);
+                    }
+                    return Ok(Transformed::yes(get_field(col(COUNTS), format!("c{idx}"))));
                 }
+                agg.params.filter = combined.map(Box::new);
                 let agg = Expr::AggregateFunction(agg);
                 let next = self.aggregates.len();
                 let idx = *self.index.entry(agg.clone()).or_insert(next);
@@ -58,30 +99,35 @@ impl FusedScan {
         Ok(n)
     }
 
-    /// `SELECT <measures> FROM (SELECT <aggregates> FROM scoped)` — one scan.
-    pub fn plan(&self, scoped: &LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
-        let aggregates: Vec<Expr> = self
+    fn aggregate_exprs(&self, prefix: &str) -> Vec<Expr> {
+        let mut exprs: Vec<Expr> = self
             .aggregates
             .iter()
             .enumerate()
-            .map(|(i, a)| a.clone().alias(format!("__dq_a{i}")))
+            .map(|(i, a)| a.clone().alias(format!("{prefix}{i}")))
             .collect();
+        if !self.predicates.is_empty() {
+            exprs.push(
+                super::count_true::udaf()
+                    .call(self.predicates.clone())
+                    .alias(COUNTS),
+            );
+        }
+        exprs
+    }
+
+    /// `SELECT <measures> FROM (SELECT <aggregates> FROM scoped)` — one scan.
+    pub fn plan(&self, scoped: &LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
         LogicalPlanBuilder::from(scoped.clone())
-            .aggregate(Vec::<Expr>::new(), aggregates)?
+            .aggregate(Vec::<Expr>::new(), self.aggregate_exprs("__dq_a"))?
             .project(self.outputs.clone())?
             .build()
     }
 
     /// Only the aggregate part, which reads better as SQL in `dq plan`.
     pub fn aggregate_plan(&self, scoped: &LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
-        let aggregates: Vec<Expr> = self
-            .aggregates
-            .iter()
-            .enumerate()
-            .map(|(i, a)| a.clone().alias(format!("a{i}")))
-            .collect();
         LogicalPlanBuilder::from(scoped.clone())
-            .aggregate(Vec::<Expr>::new(), aggregates)?
+            .aggregate(Vec::<Expr>::new(), self.aggregate_exprs("a"))?
             .build()
     }
 }

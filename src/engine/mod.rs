@@ -21,6 +21,7 @@ use crate::report::{CheckResult, DatasetResult, Status};
 use crate::rules::reconciliation::Tolerance;
 use crate::rules::{CompileContext, Compiled, FailingRows, Observed, Outcome};
 
+pub mod count_true;
 pub mod dataset;
 pub mod fused;
 pub mod sqlexpr;
@@ -552,7 +553,7 @@ pub async fn prepare(
             let target = &mut prepared.datasets[position];
             match target.fused.add(expr.clone(), filter.as_ref()) {
                 Ok(slot) => {
-                    let mut one = FusedScan::default();
+                    let mut one = FusedScan::plain();
                     let _ = one.add(expr, filter.as_ref());
                     if let Ok(plan) = one.aggregate_plan(&scoped) {
                         sql.push(sql_of(&plan));
@@ -657,7 +658,7 @@ fn plan_read_only_sql(session: &SessionContext, sql: &str) -> Result<LogicalPlan
 fn check_sql(compiled: &Compiled, filter: Option<&Expr>, scoped: &LogicalPlan) -> String {
     let mut parts = Vec::new();
     if !compiled.measures.is_empty() {
-        let mut one = FusedScan::default();
+        let mut one = FusedScan::plain();
         for m in &compiled.measures {
             let _ = one.add(m.clone(), filter);
         }

@@ -205,7 +205,17 @@ print(json.dumps({"junit": cases, "names": names, "metrics": {k: len(v) for k, v
         json["summary"]["failed"].as_u64().unwrap() + 2,
         "two NO-GO rows"
     );
-    assert_eq!(parsed["junit"]["skipped"], json["summary"]["warned"]);
+    let not_run = json["readiness"]["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "not_run")
+        .count() as u64;
+    assert_eq!(
+        parsed["junit"]["skipped"],
+        json["summary"]["warned"].as_u64().unwrap() + not_run,
+        "warnings and streams not run"
+    );
     assert_eq!(parsed["metrics"]["dq_check_passed"], checks);
     assert_eq!(parsed["go"], 0.0);
     assert_eq!(
