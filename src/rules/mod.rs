@@ -137,6 +137,9 @@ pub trait Rule: Send + Sync + Debug {
     fn compile(&self, cx: &CompileContext<'_>) -> Result<Compiled, String>;
 }
 
+/// Resolves a dataset name to its qualified name and its full scan.
+pub type DatasetLookup<'a> = dyn Fn(&str) -> Result<(String, LogicalPlan), String> + 'a;
+
 /// What a rule sees while it compiles.
 pub struct CompileContext<'a> {
     pub session: &'a SessionContext,
@@ -152,7 +155,7 @@ pub struct CompileContext<'a> {
     pub as_of: DateTime<Utc>,
     pub thresholds: Thresholds,
     /// Resolves another dataset (`layer.name`, or `name` in the same layer) for references.
-    pub lookup: &'a dyn Fn(&str) -> Result<(String, LogicalPlan), String>,
+    pub lookup: &'a DatasetLookup<'a>,
     /// Plans a read-only SQL query against the session's datasets.
     pub plan_sql: &'a dyn Fn(&str) -> Result<LogicalPlan, String>,
 }

@@ -338,12 +338,15 @@ fn run_live(settings: &KafkaSettings, spec: &StreamSpec) -> Result<(Observed, Ve
     ))
 }
 
+/// Lag samples per partition, and the topic's partitions.
+type LagSamples = (BTreeMap<i32, Vec<LagSample>>, Vec<i32>);
+
 /// Samples the judged group's committed offsets and the watermarks across the window.
 fn sample_lag(
     settings: &KafkaSettings,
     spec: &StreamSpec,
     group: &str,
-) -> Result<(BTreeMap<i32, Vec<LagSample>>, Vec<i32>), String> {
+) -> Result<LagSamples, String> {
     let timeout = timeout_of(settings);
     // A consumer configured with the group id but never subscribed: it reads the group's
     // committed offsets (OffsetFetch) without joining the group.

@@ -69,7 +69,8 @@ struct Case {
 }
 
 fn cases(rng: &mut Rng, d: &Data) -> Vec<Case> {
-    let filters: [(Option<&str>, fn(&Data, usize) -> bool); 4] = [
+    type Keep = fn(&Data, usize) -> bool;
+    let filters: [(Option<&str>, Keep); 4] = [
         (None, |_, _| true),
         (Some("n > 5"), |d, i| d.n[i].is_some_and(|n| n > 5)),
         (Some("s = 'abc'"), |d, i| d.s[i].as_deref() == Some("abc")),

@@ -373,3 +373,26 @@ fn sample_project_streams_and_readiness_on_ci() {
         .unwrap();
     assert_eq!(row["status"], "go", "{row}");
 }
+
+#[test]
+#[ignore = "needs the Kafka-protocol broker that `make test` starts"]
+fn unknown_topic_is_a_clear_runtime_error() {
+    let yaml = format!(
+        "streams:\n  - name: ghost\n    topic: {}\n    group: some-group\n    sample: 1s\n    checks:\n      - consumer_lag: {{ max_messages: 10 }}\n",
+        unique("no-such-topic")
+    );
+    let dir = project(&yaml, &brokers());
+    let started = Instant::now();
+    let run = crate::common::dq(dir.path(), &["streams", "--format", "json"]);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let report = run.json();
+    assert_valid_report(&report);
+    assert!(
+        report["streams"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{report}"
+    );
+}
