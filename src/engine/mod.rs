@@ -45,6 +45,22 @@ pub struct RunOptions {
     pub memory_limit: Option<usize>,
 }
 
+impl RunOptions {
+    /// Every dataset of a lake at `lake` (relative to `project_root`), judged now.
+    pub fn new(project_root: impl Into<PathBuf>, lake: impl Into<String>) -> RunOptions {
+        RunOptions {
+            project_root: project_root.into(),
+            lake: lake.into(),
+            storage: BTreeMap::new(),
+            layers: vec![],
+            datasets: vec![],
+            as_of: chrono::Utc::now(),
+            sample_failures: 5,
+            memory_limit: None,
+        }
+    }
+}
+
 /// A DataFusion error without the engine's internal prefixes.
 pub fn clean_error(e: &datafusion::error::DataFusionError) -> String {
     let mut text = e.to_string();

@@ -137,14 +137,10 @@ fn run(orders: RecordBatch, check: &str) -> Result<Vec<CheckResult>, DqError> {
     );
     let rules = load_sources(&[(dir.path().join("test.yaml"), text)]).map_err(DqError::Config)?;
     let options = RunOptions {
-        project_root: dir.path().to_path_buf(),
-        lake: ".".into(),
-        storage: Default::default(),
-        layers: vec![],
         datasets: vec!["test.orders".into()],
         as_of: crate::time::parse_instant(AS_OF).expect("valid"),
         sample_failures: 3,
-        memory_limit: None,
+        ..RunOptions::new(dir.path(), ".")
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -72,14 +72,8 @@ fn memory_url_lake() {
         let rules =
             dq::config::rules::load_sources(&[(dir.path().join("silver.yaml"), text)]).unwrap();
         let options = dq::engine::RunOptions {
-            project_root: dir.path().to_path_buf(),
-            lake: "memory:///lake".into(),
-            storage: Default::default(),
-            layers: vec![],
-            datasets: vec![],
-            as_of: chrono::Utc::now(),
             sample_failures: 1,
-            memory_limit: None,
+            ..dq::engine::RunOptions::new(dir.path(), "memory:///lake")
         };
         let prepared = dq::engine::prepare(&session, &rules, &options)
             .await
