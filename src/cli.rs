@@ -453,8 +453,13 @@ fn plan(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
         }
         for c in &own {
             if let Some(q) = &c.compiled.query {
+                let note = if c.compiled.distinct_keys.is_some() {
+                    " (first an ordered or hashing pass over the key; this grouped query runs only if a key repeats)"
+                } else {
+                    ""
+                };
                 out.push_str(&format!(
-                    "-- {}\n{};\n",
+                    "-- {}{note}\n{};\n",
                     c.meta.name,
                     crate::engine::sql_of(q)
                 ));

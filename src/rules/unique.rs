@@ -86,8 +86,11 @@ impl Rule for Unique {
             )
             .map_err(err)?;
         let dup = col("occurrences").gt(lit(1i64));
+        // The alias keeps the grouped pass a derived table when the plan is shown as SQL.
         let query = grouped
             .clone()
+            .alias("key_counts")
+            .map_err(err)?
             .aggregate(
                 Vec::<Expr>::new(),
                 vec![
