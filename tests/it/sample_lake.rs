@@ -81,6 +81,14 @@ fn full_run_finds_the_documented_defects() {
         "{}",
         orphans["sql"]
     );
+    // The SQL shown for uniqueness is the grouped pass as it runs, GROUP BY included.
+    let unique = check("bronze.orders_raw.unique(order_id)");
+    assert!(
+        unique["sql"].as_str().unwrap().contains("GROUP BY"),
+        "{}",
+        unique["sql"]
+    );
+    assert_eq!(unique["failed_rows"], 20);
     // The scope keeps 7 of 10 daily partitions.
     let orders = report["datasets"]
         .as_array()
