@@ -357,7 +357,9 @@ pub async fn prepare(
         let plan = table_plan(session, &q)?;
         Ok((q, plan))
     };
-    let plan_sql = |sql: &str| -> Result<LogicalPlan, String> { plan_read_only_sql(session, sql) };
+    let plan_sql = |sql: &str| -> Result<LogicalPlan, String> {
+        plan_read_only_sql(session, sql, options.as_of)
+    };
 
     let mut scoped_plans: HashMap<String, LogicalPlan> = HashMap::new();
     // Scoped plans for every resolved dataset (scope errors are rules errors).
@@ -651,7 +653,11 @@ fn scoped_plan(
 }
 
 /// Plans a user's SQL query, refusing anything but a read-only query.
-fn plan_read_only_sql(session: &SessionContext, sql: &str) -> Result<LogicalPlan, String> {
+fn plan_read_only_sql(
+    session: &SessionContext,
+    sql: &str,
+    as_of: DateTime<Utc>,
+) -> Result<LogicalPlan, String> {
     let state = session.state();
     let plan = futures::executor::block_on(state.create_logical_plan(sql))
         .map_err(|e| format!("invalid query: {}", clean_error(&e)))?;
@@ -666,7 +672,14 @@ fn plan_read_only_sql(session: &SessionContext, sql: &str) -> Result<LogicalPlan
                 clean_error(&e)
             )
         })?;
-    Ok(plan)
+    // now() and current_date in custom SQL mean the evaluation instant too.
+    plan.transform_up_with_subqueries(|p| {
+        p.map_expressions(|e| {
+            sqlexpr::pin_clock(e, as_of).map(datafusion::common::tree_node::Transformed::yes)
+        })
+    })
+    .map(|t| t.data)
+    .map_err(|e| format!("invalid query: {}", clean_error(&e)))
 }
 
 /// The SQL shown for a check: its measures as one aggregate over the scoped dataset,

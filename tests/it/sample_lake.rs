@@ -290,6 +290,29 @@ fn as_of_moves_freshness_and_scopes() {
     assert_eq!(fresh["status"], "fail");
     let orders = &report["datasets"][0];
     assert_eq!(orders["rows_in_scope"], 0);
+    // now() in custom SQL is the evaluation instant too: on 2026-11-15 later orders are
+    // "from the future".
+    let report = dq(
+        &repo(),
+        &[
+            "validate",
+            "-d",
+            "silver.orders",
+            "--as-of",
+            "2026-11-15",
+            "--format",
+            "json",
+        ],
+    )
+    .json();
+    let future = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "no_orders_from_the_future")
+        .unwrap();
+    assert_eq!(future["status"], "fail", "{future}");
+    assert!(future["observed"].as_f64().unwrap() > 1000.0, "{future}");
 }
 
 #[test]
