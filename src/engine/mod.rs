@@ -835,7 +835,7 @@ async fn run_dataset(
                 .collect(),
             Err(e) if !c.slots.is_empty() => {
                 results.push(c.meta.error(
-                    format!("scan of {} failed: {e}", d.qualified),
+                    format!("scan of {} failed: {}", d.qualified, store::explain(e)),
                     c.sql.clone(),
                 ));
                 continue;
@@ -847,7 +847,10 @@ async fn run_dataset(
             Some(plan) => match unique::distinct_rows(session, plan.clone()).await {
                 Ok(found) => found,
                 Err(e) => {
-                    results.push(c.meta.error(format!("query failed: {e}"), c.sql.clone()));
+                    results.push(c.meta.error(
+                        format!("query on {} failed: {}", d.qualified, store::explain(&e)),
+                        c.sql.clone(),
+                    ));
                     continue;
                 }
             },
@@ -882,7 +885,10 @@ async fn run_dataset(
                     }
                 }
                 Err(e) => {
-                    results.push(c.meta.error(format!("query failed: {e}"), c.sql.clone()));
+                    results.push(c.meta.error(
+                        format!("query on {} failed: {}", d.qualified, store::explain(&e)),
+                        c.sql.clone(),
+                    ));
                     continue;
                 }
             },

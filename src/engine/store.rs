@@ -158,7 +158,16 @@ pub fn ensure_store(
 pub fn explain(error: &str) -> String {
     let text = scrub(error);
     let lower = text.to_ascii_lowercase();
-    let hint = if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
+    let hint = if lower.contains("nosuchkey")
+        || (lower.contains("not found")
+            && !lower.contains("bucket")
+            && !lower.contains("container"))
+        || lower.contains("no such file")
+    {
+        Some(
+            "an object vanished while dq was reading it (was the dataset rewritten during the run?)",
+        )
+    } else if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
         Some("the bucket does not exist")
     } else if lower.contains("containernotfound") || lower.contains("container does not exist") {
         Some("the container does not exist")

@@ -113,3 +113,38 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn object_vanishing_mid_run_is_a_runtime_error_and_the_rest_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    dq::sample::generate_with(&dir.path().join("lake"), 1000, 4, false).unwrap();
+    let text = silver_orders(&["row_count: { min: 1 }", "range: { column: amount, min: 0 }"]);
+    let rules = dq::config::rules::load_sources(&[(dir.path().join("silver.yaml"), text)]).unwrap();
+    let options = dq::engine::RunOptions::new(dir.path(), "lake");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let session = dq::engine::session(None).unwrap();
+        // Listed and planned; then a file disappears before the scan.
+        let prepared = dq::engine::prepare(&session, &rules, &options)
+            .await
+            .unwrap();
+        std::fs::remove_file(
+            dir.path()
+                .join("lake/silver/orders/date=2026-11-15/part-0.parquet"),
+        )
+        .unwrap();
+        let (_, results) = dq::engine::execute(&session, prepared).await;
+        let range = results.iter().find(|r| r.kind == "range").unwrap();
+        assert_eq!(range.status, dq::report::Status::Error, "{range:?}");
+        let message = range.message.as_deref().unwrap_or("");
+        assert!(
+            message.contains("silver.orders") && message.contains("vanished"),
+            "{message}"
+        );
+        let customers = results
+            .iter()
+            .find(|r| r.dataset.as_deref() == Some("silver.customers"))
+            .unwrap();
+        assert_eq!(customers.status, dq::report::Status::Pass);
+    });
+}
