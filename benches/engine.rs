@@ -33,14 +33,9 @@ fn rules(checks: &[String]) -> dq::config::rules::RuleSet {
 
 fn run(rt: &tokio::runtime::Runtime, lake: &Lake, rules: &dq::config::rules::RuleSet) -> usize {
     let options = dq::engine::RunOptions {
-        project_root: lake.root.clone(),
-        lake: "lake".into(),
-        storage: Default::default(),
-        layers: vec![],
         datasets: vec!["silver.orders".into()],
-        as_of: chrono::Utc::now(),
         sample_failures: 0,
-        memory_limit: None,
+        ..dq::engine::RunOptions::new(&lake.root, "lake")
     };
     rt.block_on(async {
         let session = dq::engine::session(None).expect("session");

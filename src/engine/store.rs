@@ -176,7 +176,7 @@ pub fn explain(error: &str) -> String {
         || lower.contains("signaturedoesnotmatch")
         || lower.contains("authenticationfailed")
         || lower.contains("authorizationfailure")
-        || lower.contains("403")
+        || lower.contains("forbidden")
     {
         Some(
             "access denied: check the credentials (AWS_*, AZURE_STORAGE_*, GOOGLE_* variables or the environment's storage options)",
@@ -194,7 +194,6 @@ pub fn explain(error: &str) -> String {
         || lower.contains("tcp connect")
         || lower.contains("dns error")
         || lower.contains("timed out")
-        || lower.contains("timeout")
     {
         Some("the storage endpoint is unreachable")
     } else {
@@ -265,6 +264,13 @@ mod tests {
                 .starts_with("the storage endpoint is unreachable")
         );
         assert!(explain("Client error with status 403 Forbidden").starts_with("access denied"));
+        // A port number is not a status code, and every retry message mentions retry_timeout.
+        let refused = "Error performing GET http://127.0.0.1:44037/b?list-type=2 in 442ms, after 3 retries, max_retries: 3, retry_timeout: 20s - HTTP error: error sending request";
+        assert!(
+            explain(refused).starts_with("the storage endpoint is unreachable"),
+            "{}",
+            explain(refused)
+        );
     }
 
     #[test]

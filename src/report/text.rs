@@ -76,6 +76,23 @@ fn line(c: &CheckResult, color: bool, out: &mut String) {
     }
 }
 
+/// `56 checks: 48 passed, 3 warnings, 5 failed, 0 errors · 0.57 s`
+fn summary_line(report: &Report) -> String {
+    let s = &report.summary;
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    format!(
+        "{} checks: {} passed, {} warning{}, {} failed, {} error{} · {:.2} s",
+        s.total,
+        s.passed,
+        s.warned,
+        plural(s.warned),
+        s.failed,
+        s.errored,
+        plural(s.errored),
+        report.duration_ms as f64 / 1000.0
+    )
+}
+
 /// `dq readiness`: the decision matrix, the reasons, the verdict.
 fn render_readiness(report: &Report, r: &crate::readiness::Readiness, color: bool) -> String {
     use crate::readiness::{RowStatus, Verdict};
@@ -143,15 +160,9 @@ fn render_readiness(report: &Report, r: &crate::readiness::Readiness, color: boo
             }
         }
     }
-    let s = &report.summary;
     out.push_str(&format!(
-        "\n{} checks: {} passed, {} warnings, {} failed, {} errors · {:.2} s · exit {}\n",
-        s.total,
-        s.passed,
-        s.warned,
-        s.failed,
-        s.errored,
-        report.duration_ms as f64 / 1000.0,
+        "\n{} · exit {}\n",
+        summary_line(report),
         report.exit_code
     ));
     out
@@ -271,18 +282,7 @@ pub fn render(report: &Report, color: bool) -> String {
     for e in &report.errors {
         out.push_str(&format!("\n{} {e}\n", status_label(Status::Error, color)));
     }
-    let s = &report.summary;
-    out.push_str(&format!(
-        "\n{} checks: {} passed, {} warning{}, {} failed, {} error{} · {:.2} s\n",
-        s.total,
-        s.passed,
-        s.warned,
-        if s.warned == 1 { "" } else { "s" },
-        s.failed,
-        s.errored,
-        if s.errored == 1 { "" } else { "s" },
-        report.duration_ms as f64 / 1000.0
-    ));
+    out.push_str(&format!("\n{}\n", summary_line(report)));
     let verdict = match report.outcome {
         RunOutcome::Pass => paint("PASS", "1;32", color),
         RunOutcome::Fail => paint("FAIL", "1;31", color),

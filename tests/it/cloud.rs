@@ -32,21 +32,8 @@ fn unique_prefix(name: &str) -> String {
     )
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(files(&p))
-        } else {
-            out.push(p)
-        }
-    }
-    out
-}
-
 async fn upload(store: Arc<dyn ObjectStore>, lake: &Path, prefix: &str) {
-    for f in files(lake) {
+    for f in crate::common::files(lake) {
         let rel = f.strip_prefix(lake).unwrap().to_str().unwrap().to_string();
         store
             .put(

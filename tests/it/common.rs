@@ -102,3 +102,17 @@ pub fn assert_valid_report(report: &serde_json::Value) {
         errors.join("\n")
     );
 }
+
+/// Every file under `dir`, recursively.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}

@@ -267,14 +267,8 @@ fn fused_results_equal_naive_queries() {
         let rules =
             dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text)]).unwrap();
         let options = dq::engine::RunOptions {
-            project_root: dir.path().to_path_buf(),
-            lake: "lake".into(),
-            storage: Default::default(),
-            layers: vec![],
-            datasets: vec![],
-            as_of: chrono::Utc::now(),
             sample_failures: 0,
-            memory_limit: None,
+            ..dq::engine::RunOptions::new(dir.path(), "lake")
         };
         rt.block_on(async {
             let session = dq::engine::session(None).unwrap();
@@ -373,14 +367,8 @@ fn uniqueness_fast_paths_are_exact() {
         let rules =
             dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text)]).unwrap();
         let options = dq::engine::RunOptions {
-            project_root: dir.path().to_path_buf(),
-            lake: "lake".into(),
-            storage: Default::default(),
-            layers: vec![],
-            datasets: vec![],
-            as_of: chrono::Utc::now(),
             sample_failures: 0,
-            memory_limit: None,
+            ..dq::engine::RunOptions::new(dir.path(), "lake")
         };
         rt.block_on(async {
             let session = dq::engine::session(None).unwrap();

@@ -48,7 +48,7 @@ fn memory_url_lake() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = Arc::new(InMemory::new());
-        for entry in walk(&dir.path().join("lake")) {
+        for entry in crate::common::files(&dir.path().join("lake")) {
             let rel = entry
                 .strip_prefix(dir.path().join("lake"))
                 .unwrap()
@@ -99,19 +99,6 @@ fn memory_url_lake() {
         let refs = results.iter().find(|r| r.kind == "references").unwrap();
         assert_eq!(refs.failed_rows, Some(4), "{refs:?}");
     });
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
-    }
-    out
 }
 
 #[test]
