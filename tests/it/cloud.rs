@@ -3,7 +3,7 @@
 //! and failures must be clear exit-3 errors with no secret in any output.
 //! These tests are `#[ignore]`d for plain `cargo test`; `make test` runs them with the servers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 

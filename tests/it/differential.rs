@@ -244,6 +244,20 @@ fn cases(rng: &mut Rng, d: &Data) -> Vec<Case> {
     out
 }
 
+/// Runs the rules of one layer file on the lake under `dir/lake`, without failing samples.
+async fn run_rules(dir: &std::path::Path, text: String) -> Vec<dq::report::CheckResult> {
+    let rules = dq::config::rules::load_sources(&[(dir.join("rules.yaml"), text)]).unwrap();
+    let options = dq::engine::RunOptions {
+        sample_failures: 0,
+        ..dq::engine::RunOptions::new(dir, "lake")
+    };
+    let session = dq::engine::session(None).unwrap();
+    let prepared = dq::engine::prepare(&session, &rules, &options)
+        .await
+        .unwrap();
+    dq::engine::execute(&session, prepared).await.1
+}
+
 fn scalar(batches: &[RecordBatch]) -> Option<f64> {
     let row = dq::engine::values::first_row(batches).unwrap()?;
     dq::rules::as_f64(row.first())
@@ -264,18 +278,8 @@ fn fused_results_equal_naive_queries() {
         for c in &cases {
             text.push_str(&format!("      - {}\n", c.yaml));
         }
-        let rules =
-            dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text)]).unwrap();
-        let options = dq::engine::RunOptions {
-            sample_failures: 0,
-            ..dq::engine::RunOptions::new(dir.path(), "lake")
-        };
         rt.block_on(async {
-            let session = dq::engine::session(None).unwrap();
-            let prepared = dq::engine::prepare(&session, &rules, &options)
-                .await
-                .unwrap();
-            let (_, results) = dq::engine::execute(&session, prepared).await;
+            let results = run_rules(dir.path(), text).await;
             let naive = SessionContext::new();
             naive
                 .register_parquet("t", file.to_str().unwrap(), ParquetReadOptions::default())
@@ -364,18 +368,8 @@ fn uniqueness_fast_paths_are_exact() {
         let text =
             "layer: test\ndatasets:\n  - name: t\n    checks:\n      - unique: { columns: [id] }\n"
                 .to_string();
-        let rules =
-            dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text)]).unwrap();
-        let options = dq::engine::RunOptions {
-            sample_failures: 0,
-            ..dq::engine::RunOptions::new(dir.path(), "lake")
-        };
         rt.block_on(async {
-            let session = dq::engine::session(None).unwrap();
-            let prepared = dq::engine::prepare(&session, &rules, &options)
-                .await
-                .unwrap();
-            let (_, results) = dq::engine::execute(&session, prepared).await;
+            let results = run_rules(dir.path(), text).await;
             let total: u64 = files.iter().map(|f| f.len() as u64).sum();
             assert_eq!(
                 results[0].failed_rows,
