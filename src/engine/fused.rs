@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::execution::session_state::SessionState;
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, and, col};
 
@@ -99,7 +100,8 @@ impl FusedScan {
         Ok(n)
     }
 
-    fn aggregate_exprs(&self, prefix: &str) -> Vec<Expr> {
+    /// The aggregates, the packed counts last (`counts` counts the predicates).
+    fn aggregate_exprs(&self, prefix: &str, counts: Option<Expr>) -> Vec<Expr> {
         let mut exprs: Vec<Expr> = self
             .aggregates
             .iter()
@@ -107,19 +109,34 @@ impl FusedScan {
             .map(|(i, a)| a.clone().alias(format!("{prefix}{i}")))
             .collect();
         if !self.predicates.is_empty() {
-            exprs.push(
-                super::count_true::udaf()
-                    .call(self.predicates.clone())
-                    .alias(COUNTS),
-            );
+            let counts =
+                counts.unwrap_or_else(|| super::count_true::udaf().call(self.predicates.clone()));
+            exprs.push(counts.alias(COUNTS));
         }
         exprs
     }
 
-    /// `SELECT <measures> FROM (SELECT <aggregates> FROM scoped)` — one scan.
-    pub fn plan(&self, scoped: &LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
+    /// `SELECT <measures> FROM (SELECT <aggregates> FROM scoped)` — one scan. The predicates
+    /// are counted by [`super::row_checks`], which skips work per batch; a predicate it
+    /// cannot compile (e.g. one with a subquery) leaves them all to `dq_count_true`.
+    pub fn plan(
+        &self,
+        state: &SessionState,
+        scoped: &LogicalPlan,
+    ) -> datafusion::error::Result<LogicalPlan> {
+        let counts = if self.predicates.is_empty() {
+            None
+        } else {
+            match super::row_checks::call(state, scoped.schema(), &self.predicates) {
+                Ok(expr) => Some(expr),
+                Err(e) => {
+                    tracing::debug!("row-level predicates counted by DataFusion: {e}");
+                    None
+                }
+            }
+        };
         LogicalPlanBuilder::from(scoped.clone())
-            .aggregate(Vec::<Expr>::new(), self.aggregate_exprs("__dq_a"))?
+            .aggregate(Vec::<Expr>::new(), self.aggregate_exprs("__dq_a", counts))?
             .project(self.outputs.clone())?
             .build()
     }
@@ -127,7 +144,7 @@ impl FusedScan {
     /// Only the aggregate part, which reads better as SQL in `dq plan`.
     pub fn aggregate_plan(&self, scoped: &LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
         LogicalPlanBuilder::from(scoped.clone())
-            .aggregate(Vec::<Expr>::new(), self.aggregate_exprs("a"))?
+            .aggregate(Vec::<Expr>::new(), self.aggregate_exprs("a", None))?
             .build()
     }
 }

@@ -24,6 +24,7 @@ use crate::rules::{CompileContext, Compiled, FailingRows, Observed, Outcome};
 pub mod count_true;
 pub mod dataset;
 pub mod fused;
+pub mod row_checks;
 pub mod sqlexpr;
 pub mod store;
 pub mod unique;
@@ -811,7 +812,7 @@ async fn run_dataset(
     let fused_values: Result<Vec<datafusion::common::ScalarValue>, String> = if d.fused.is_empty() {
         Ok(vec![])
     } else {
-        match d.fused.plan(&d.scoped) {
+        match d.fused.plan(&session.state(), &d.scoped) {
             Ok(plan) => match collect(session, plan).await {
                 Ok(batches) => values::first_row(&batches).map(|r| r.unwrap_or_default()),
                 Err(e) => Err(e),

@@ -56,7 +56,7 @@ fn aggregate_checks_share_one_scan_with_pruning() {
                 .count(),
             1
         );
-        let plan = d.fused.plan(&d.scoped).unwrap();
+        let plan = d.fused.plan(&session.state(), &d.scoped).unwrap();
         let physical = session.state().create_physical_plan(&plan).await.unwrap();
         assert_eq!(
             count_scans(&physical),

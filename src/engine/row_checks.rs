@@ -1,0 +1,943 @@
+//! `dq_row_checks`: every row-level predicate of a dataset counted in one aggregate that
+//! evaluates the predicates itself, so that it can skip work DataFusion would do per check.
+//!
+//! Its arguments are the columns the predicates read; the predicates are compiled once, at
+//! planning, against those columns. For each batch, each predicate's count of true rows is
+//! found the cheapest exact way:
+//!
+//! 1. **Batch bounds** ([`Guard`]): a predicate made of comparisons with literals and NULL
+//!    tests (`amount < 0 OR amount > 100000`, `order_id IS NULL`) is skipped when the batch's
+//!    min/max and null count prove no row can satisfy it. Bounds are computed once per column
+//!    and batch, shared by every check on that column.
+//! 2. **Distinct values**: a predicate that reads one string column (`status NOT IN (…)`,
+//!    `character_length(country) > 2`) is evaluated on the batch's distinct values, each
+//!    weighted by how often it occurs, when the column has few distinct values. The
+//!    distinct values are found once per column and batch, shared by every check on it; a
+//!    column that turns out to have many distinct values is evaluated row by row.
+//! 3. Otherwise the predicate is evaluated over the batch and its true values counted.
+//!
+//! The result has the shape of [`super::count_true`]'s (a struct of counts `c0…cn`), so the
+//! fused scan reads either the same way.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+
+use datafusion::arrow::array::{
+    Array, ArrayAccessor, ArrayRef, AsArray, BooleanArray, LargeStringArray, RecordBatch,
+    RecordBatchOptions, StringArray, StringViewArray,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Fields, Int64Type, Schema, SchemaRef,
+};
+use datafusion::common::scalar::ScalarStructBuilder;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, HashMap, Result, ScalarValue, internal_err, plan_err};
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, Operator, Signature,
+    Volatility, lit,
+};
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{self as phys, BinaryExpr, IsNotNullExpr, IsNullExpr};
+use datafusion::physical_expr::utils::collect_columns;
+
+pub const NAME: &str = "dq_row_checks";
+
+/// At most this many distinct values per batch for the distinct-values path.
+const MAX_DISTINCT: usize = 1024;
+/// After this many batches with too many distinct values, a column is evaluated row by row.
+const GIVE_UP_AFTER: u32 = 2;
+
+/// `dq_row_checks(<columns>)` counting each of `predicates` over `input`'s rows.
+pub fn call(state: &SessionState, input: &DFSchema, predicates: &[Expr]) -> Result<Expr> {
+    // Simplify first, as the optimizer would: `id IS NULL` on a non-nullable column is
+    // false, and a column no simplified predicate reads is not read at all.
+    let simplified = simplify(state, input, predicates)?;
+    let mut indices: Vec<usize> = Vec::new();
+    for p in &simplified {
+        for c in p.column_refs() {
+            let i = input.index_of_column(c)?;
+            if !indices.contains(&i) {
+                indices.push(i);
+            }
+        }
+    }
+    indices.sort_unstable();
+    let mut fields: Vec<(Option<datafusion::common::TableReference>, FieldRef)> = indices
+        .iter()
+        .map(|&i| {
+            let (q, f) = input.qualified_field(i);
+            (q.cloned(), Arc::clone(f))
+        })
+        .collect();
+    let mut args: Vec<Expr> = fields
+        .iter()
+        .map(|(q, f)| Expr::Column(Column::new(q.clone(), f.name())))
+        .collect();
+    if args.is_empty() {
+        // Predicates over no column still need the batch's row count.
+        fields.push((
+            None,
+            Arc::new(Field::new("__dq_rows", DataType::Boolean, false)),
+        ));
+        args.push(lit(true));
+    }
+    let arg_schema = DFSchema::new_with_metadata(fields, Default::default())?;
+    let schema: SchemaRef = Arc::new(arg_schema.as_arrow().clone());
+    let mut checks = simplified
+        .into_iter()
+        .map(|p| Check::new(state.create_physical_expr(p, &arg_schema)?, &schema))
+        .collect::<Result<Vec<_>>>()?;
+    // Finding distinct values costs about what one cheap predicate does: it pays off from
+    // the second check that reads the column alone.
+    for c in 0..schema.fields().len() {
+        let readers = checks
+            .iter()
+            .filter(|k| k.distinct_column == Some(c))
+            .count();
+        if readers < 2 {
+            for k in checks.iter_mut().filter(|k| k.distinct_column == Some(c)) {
+                k.distinct_column = None;
+            }
+        }
+    }
+    let udaf = AggregateUDF::from(RowChecks {
+        id: NEXT_ID.fetch_add(1, AtomicOrdering::Relaxed),
+        signature: Signature::variadic_any(Volatility::Immutable),
+        plan: Arc::new(Plan { schema, checks }),
+    });
+    Ok(udaf.call(args))
+}
+
+/// The predicates type-coerced and simplified over `input`.
+fn simplify(state: &SessionState, input: &DFSchema, predicates: &[Expr]) -> Result<Vec<Expr>> {
+    let simplifier = ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_schema(Arc::new(input.clone()))
+            .with_config_options(Arc::clone(state.config_options()))
+            .build(),
+    );
+    predicates
+        .iter()
+        .map(|p| {
+            if p.is_volatile() {
+                return plan_err!("{NAME}: volatile predicate {p}");
+            }
+            simplifier.simplify(simplifier.coerce(p.clone(), input)?)
+        })
+        .collect()
+}
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Debug)]
+struct Plan {
+    /// The argument columns, in argument order.
+    schema: SchemaRef,
+    checks: Vec<Check>,
+}
+
+#[derive(Debug)]
+struct Check {
+    expr: Arc<dyn PhysicalExpr>,
+    guard: Option<Guard>,
+    /// When the predicate reads one string column alone: that column, and the predicate
+    /// rewritten to read it as the only column of a batch of distinct values.
+    distinct_column: Option<usize>,
+    on_distinct: Option<(SchemaRef, Arc<dyn PhysicalExpr>)>,
+}
+
+impl Check {
+    fn new(expr: Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<Check> {
+        let guard = Guard::of(expr.as_ref(), schema);
+        let columns = collect_columns(&expr);
+        // A bare NULL test is cheaper than finding distinct values.
+        let bare_null_test = expr.is::<IsNullExpr>() || expr.is::<IsNotNullExpr>();
+        let (distinct_column, on_distinct) = match columns.iter().next() {
+            Some(c)
+                if columns.len() == 1
+                    && !bare_null_test
+                    && is_string(schema.field(c.index()).data_type()) =>
+            {
+                let field = schema.field(c.index()).clone().with_nullable(true);
+                let alone = Arc::clone(&expr)
+                    .transform(|e| match e.downcast_ref::<phys::Column>() {
+                        Some(col) => Ok(Transformed::yes(
+                            Arc::new(phys::Column::new(col.name(), 0)) as Arc<dyn PhysicalExpr>,
+                        )),
+                        None => Ok(Transformed::no(e)),
+                    })?
+                    .data;
+                (
+                    Some(c.index()),
+                    Some((Arc::new(Schema::new(vec![field])), alone)),
+                )
+            }
+            _ => (None, None),
+        };
+        Ok(Check {
+            expr,
+            guard,
+            distinct_column,
+            on_distinct,
+        })
+    }
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+#[derive(Debug)]
+struct RowChecks {
+    /// Identity: two calls are the same aggregate only if they are the same plan.
+    id: usize,
+    signature: Signature,
+    plan: Arc<Plan>,
+}
+
+impl PartialEq for RowChecks {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for RowChecks {}
+
+impl std::hash::Hash for RowChecks {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+fn fields(n: usize) -> Fields {
+    (0..n)
+        .map(|i| Field::new(format!("c{i}"), DataType::Int64, false))
+        .collect()
+}
+
+impl AggregateUDFImpl for RowChecks {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(fields(self.plan.checks.len())))
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(Counts {
+            plan: Arc::clone(&self.plan),
+            counts: vec![0; self.plan.checks.len()],
+            many_distinct: vec![0; self.plan.schema.fields().len()],
+        }))
+    }
+
+    fn state_fields(&self, _args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(fields(self.plan.checks.len()).iter().cloned().collect())
+    }
+}
+
+#[derive(Debug)]
+struct Counts {
+    plan: Arc<Plan>,
+    counts: Vec<i64>,
+    /// Per argument column: batches in which it had too many distinct values.
+    many_distinct: Vec<u32>,
+}
+
+impl Accumulator for Counts {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let rows = values.first().map_or(0, |v| v.len());
+        if rows == 0 {
+            return Ok(());
+        }
+        let batch = RecordBatch::try_new_with_options(
+            Arc::clone(&self.plan.schema),
+            values.to_vec(),
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?;
+        let mut stats = BatchStats::new(values);
+        let mut distinct: Vec<Option<Option<Distinct>>> = vec![None; values.len()];
+        for (check, count) in self.plan.checks.iter().zip(self.counts.iter_mut()) {
+            if check
+                .guard
+                .as_ref()
+                .is_some_and(|g| g.excludes_all(&mut stats))
+            {
+                continue;
+            }
+            if let Some(c) = check.distinct_column
+                && self.many_distinct[c] < GIVE_UP_AFTER
+            {
+                if distinct[c].is_none() {
+                    let found = Distinct::of(&values[c]);
+                    if found.is_none() {
+                        self.many_distinct[c] += 1;
+                    }
+                    distinct[c] = Some(found);
+                }
+                if let (Some(Some(d)), Some((schema, expr))) = (&distinct[c], &check.on_distinct) {
+                    *count += d.count_true(schema, expr)?;
+                    continue;
+                }
+            }
+            *count += count_true(check.expr.evaluate(&batch)?, rows)?;
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        for (count, s) in self.counts.iter_mut().zip(states) {
+            *count += s.as_primitive::<Int64Type>().values().iter().sum::<i64>();
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self
+            .counts
+            .iter()
+            .map(|c| ScalarValue::Int64(Some(*c)))
+            .collect())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let mut builder = ScalarStructBuilder::new();
+        for (i, c) in self.counts.iter().enumerate() {
+            builder = builder.with_scalar(
+                Field::new(format!("c{i}"), DataType::Int64, false),
+                ScalarValue::Int64(Some(*c)),
+            );
+        }
+        builder.build()
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.counts.capacity() * 8 + self.many_distinct.capacity() * 4
+    }
+}
+
+/// Rows for which a predicate's value is true (NULL is not true).
+fn count_true(value: ColumnarValue, rows: usize) -> Result<i64> {
+    match value {
+        ColumnarValue::Array(a) => match a.as_boolean_opt() {
+            Some(b) => Ok(b.true_count() as i64),
+            None if a.data_type() == &DataType::Null => Ok(0),
+            None => internal_err!("{NAME}: predicate is {}, not boolean", a.data_type()),
+        },
+        ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))) => Ok(rows as i64),
+        ColumnarValue::Scalar(ScalarValue::Boolean(_) | ScalarValue::Null) => Ok(0),
+        ColumnarValue::Scalar(s) => {
+            internal_err!("{NAME}: predicate is {}, not boolean", s.data_type())
+        }
+    }
+}
+
+/// A batch's distinct values of one string column, with how many rows hold each.
+#[derive(Debug, Clone)]
+struct Distinct {
+    /// The distinct values, then one NULL if the batch has NULLs.
+    values: ArrayRef,
+    weights: Vec<i64>,
+}
+
+impl Distinct {
+    /// None when the column has more than [`MAX_DISTINCT`] distinct values in the batch.
+    fn of(array: &ArrayRef) -> Option<Distinct> {
+        match array.data_type() {
+            DataType::Utf8View => {
+                let (values, weights) = distinct_string_views(array.as_string_view())?;
+                Some(Distinct {
+                    values: Arc::new(StringViewArray::from_iter(values)),
+                    weights,
+                })
+            }
+            DataType::Utf8 => {
+                let (values, weights) = distinct_strings(array.as_string::<i32>())?;
+                Some(Distinct {
+                    values: Arc::new(StringArray::from_iter(values)),
+                    weights,
+                })
+            }
+            DataType::LargeUtf8 => {
+                let (values, weights) = distinct_strings(array.as_string::<i64>())?;
+                Some(Distinct {
+                    values: Arc::new(LargeStringArray::from_iter(values)),
+                    weights,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Rows of the batch for which `expr`, reading the distinct values as the only column
+    /// of `schema`, is true.
+    fn count_true(&self, schema: &SchemaRef, expr: &Arc<dyn PhysicalExpr>) -> Result<i64> {
+        let n = self.values.len();
+        let batch = RecordBatch::try_new(Arc::clone(schema), vec![Arc::clone(&self.values)])?;
+        let result = expr.evaluate(&batch)?.into_array(n)?;
+        match result.as_boolean_opt() {
+            Some(holds) => Ok(weighted_true(holds, &self.weights)),
+            None if result.data_type() == &DataType::Null => Ok(0),
+            None => internal_err!("{NAME}: predicate is {}, not boolean", result.data_type()),
+        }
+    }
+}
+
+fn weighted_true(holds: &BooleanArray, weights: &[i64]) -> i64 {
+    weights
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| holds.is_valid(*i) && holds.value(*i))
+        .map(|(_, w)| *w)
+        .sum()
+}
+
+/// Distinct non-NULL values (then `None` once if there are NULLs) and their row counts.
+fn distinct_strings<'a, A>(array: A) -> Option<(Vec<Option<&'a str>>, Vec<i64>)>
+where
+    A: ArrayAccessor<Item = &'a str>,
+{
+    let mut index: HashMap<&'a str, usize> = HashMap::with_capacity(64);
+    let mut values: Vec<Option<&'a str>> = Vec::new();
+    let mut weights: Vec<i64> = Vec::new();
+    let mut nulls = 0i64;
+    for i in 0..array.len() {
+        if array.is_null(i) {
+            nulls += 1;
+            continue;
+        }
+        let v = array.value(i);
+        match index.get(v) {
+            Some(&j) => weights[j] += 1,
+            None => {
+                if values.len() == MAX_DISTINCT {
+                    return None;
+                }
+                index.insert(v, values.len());
+                values.push(Some(v));
+                weights.push(1);
+            }
+        }
+    }
+    if nulls > 0 {
+        values.push(None);
+        weights.push(nulls);
+    }
+    Some((values, weights))
+}
+
+/// [`distinct_strings`] for string views: a string of up to 12 bytes is stored whole in
+/// its 16-byte view, so the view itself is the hash key and no bytes are compared.
+fn distinct_string_views(array: &StringViewArray) -> Option<(Vec<Option<&str>>, Vec<i64>)> {
+    let mut inline: HashMap<u128, usize> = HashMap::with_capacity(64);
+    let mut long: HashMap<&str, usize> = HashMap::new();
+    let mut values: Vec<Option<&str>> = Vec::new();
+    let mut weights: Vec<i64> = Vec::new();
+    let mut nulls = 0i64;
+    for (i, view) in array.views().iter().enumerate() {
+        if array.is_null(i) {
+            nulls += 1;
+            continue;
+        }
+        let next = values.len();
+        let slot = if (*view as u32) <= 12 {
+            *inline.entry(*view).or_insert(next)
+        } else {
+            *long.entry(array.value(i)).or_insert(next)
+        };
+        if slot == next {
+            if next == MAX_DISTINCT {
+                return None;
+            }
+            values.push(Some(array.value(i)));
+            weights.push(0);
+        }
+        weights[slot] += 1;
+    }
+    if nulls > 0 {
+        values.push(None);
+        weights.push(nulls);
+    }
+    Some((values, weights))
+}
+
+/// A value of an ordered column type, compared the way arrow's comparison kernels do
+/// (floats by total order: `-0.0 < 0.0`, NaN above everything).
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    Int(i128),
+    Float(f64),
+}
+
+impl Key {
+    fn cmp(self, other: Key) -> Option<Ordering> {
+        match (self, other) {
+            (Key::Int(a), Key::Int(b)) => Some(a.cmp(&b)),
+            (Key::Float(a), Key::Float(b)) => Some(a.total_cmp(&b)),
+            _ => None,
+        }
+    }
+
+    fn of_scalar(v: &ScalarValue) -> Option<Key> {
+        use ScalarValue as S;
+        Some(match v {
+            S::Int8(Some(x)) => Key::Int(*x as i128),
+            S::Int16(Some(x)) => Key::Int(*x as i128),
+            S::Int32(Some(x)) => Key::Int(*x as i128),
+            S::Int64(Some(x)) => Key::Int(*x as i128),
+            S::UInt8(Some(x)) => Key::Int(*x as i128),
+            S::UInt16(Some(x)) => Key::Int(*x as i128),
+            S::UInt32(Some(x)) => Key::Int(*x as i128),
+            S::UInt64(Some(x)) => Key::Int(*x as i128),
+            S::Date32(Some(x)) => Key::Int(*x as i128),
+            S::Date64(Some(x)) => Key::Int(*x as i128),
+            S::TimestampSecond(Some(x), _)
+            | S::TimestampMillisecond(Some(x), _)
+            | S::TimestampMicrosecond(Some(x), _)
+            | S::TimestampNanosecond(Some(x), _) => Key::Int(*x as i128),
+            S::Float32(Some(x)) => Key::Float(*x as f64),
+            S::Float64(Some(x)) => Key::Float(*x),
+            _ => return None,
+        })
+    }
+}
+
+/// Smallest and largest non-NULL value; None for an all-NULL array or an unsupported type.
+fn bounds(array: &dyn Array) -> Option<(Key, Key)> {
+    use datafusion::arrow::compute::{max, min};
+    use datafusion::arrow::datatypes::*;
+    macro_rules! ints {
+        ($t:ty) => {{
+            let a = array.as_primitive::<$t>();
+            Some((Key::Int(min(a)? as i128), Key::Int(max(a)? as i128)))
+        }};
+    }
+    match array.data_type() {
+        DataType::Int8 => ints!(Int8Type),
+        DataType::Int16 => ints!(Int16Type),
+        DataType::Int32 => ints!(Int32Type),
+        DataType::Int64 => ints!(Int64Type),
+        DataType::UInt8 => ints!(UInt8Type),
+        DataType::UInt16 => ints!(UInt16Type),
+        DataType::UInt32 => ints!(UInt32Type),
+        DataType::UInt64 => ints!(UInt64Type),
+        DataType::Date32 => ints!(Date32Type),
+        DataType::Date64 => ints!(Date64Type),
+        DataType::Timestamp(TimeUnit::Second, _) => ints!(TimestampSecondType),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => ints!(TimestampMillisecondType),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => ints!(TimestampMicrosecondType),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => ints!(TimestampNanosecondType),
+        DataType::Float32 => float_bounds(
+            array
+                .as_primitive::<Float32Type>()
+                .iter()
+                .flatten()
+                .map(f64::from),
+        ),
+        DataType::Float64 => float_bounds(array.as_primitive::<Float64Type>().iter().flatten()),
+        _ => None,
+    }
+}
+
+fn float_bounds(mut values: impl Iterator<Item = f64>) -> Option<(Key, Key)> {
+    let first = values.next()?;
+    let (lo, hi) = values.fold((first, first), |(lo, hi), v| {
+        (
+            if v.total_cmp(&lo).is_lt() { v } else { lo },
+            if v.total_cmp(&hi).is_gt() { v } else { hi },
+        )
+    });
+    Some((Key::Float(lo), Key::Float(hi)))
+}
+
+/// Per-batch facts about the argument columns, each computed on first use.
+struct BatchStats<'a> {
+    columns: &'a [ArrayRef],
+    bounds: Vec<Option<Option<(Key, Key)>>>,
+}
+
+impl<'a> BatchStats<'a> {
+    fn new(columns: &'a [ArrayRef]) -> Self {
+        BatchStats {
+            columns,
+            bounds: vec![None; columns.len()],
+        }
+    }
+
+    fn nulls(&self, c: usize) -> usize {
+        self.columns[c].logical_null_count()
+    }
+
+    fn rows(&self) -> usize {
+        self.columns[0].len()
+    }
+
+    fn bounds(&mut self, c: usize) -> Option<(Key, Key)> {
+        *self.bounds[c].get_or_insert_with(|| bounds(self.columns[c].as_ref()))
+    }
+}
+
+/// What batch statistics can prove about a predicate: that no row of the batch satisfies it.
+#[derive(Debug)]
+enum Guard {
+    /// A constant FALSE or NULL.
+    Never,
+    /// AND: no row satisfies it if no row satisfies one of the parts.
+    All(Vec<Guard>),
+    /// OR: no row satisfies it if no row satisfies any part.
+    Any(Vec<Guard>),
+    IsNull(usize),
+    IsNotNull(usize),
+    /// `column <op> value`, with `op` one of `< <= > >= =`.
+    Compare {
+        column: usize,
+        op: Operator,
+        value: Key,
+    },
+}
+
+impl Guard {
+    /// The guard of `expr`; None if statistics cannot rule it out.
+    fn of(expr: &dyn PhysicalExpr, schema: &Schema) -> Option<Guard> {
+        if let Some(l) = expr.downcast_ref::<phys::Literal>() {
+            return match l.value() {
+                ScalarValue::Boolean(Some(true)) => None,
+                v if v.is_null() || v == &ScalarValue::Boolean(Some(false)) => Some(Guard::Never),
+                _ => None,
+            };
+        }
+        if let Some(e) = expr.downcast_ref::<IsNullExpr>() {
+            return column_of(e.arg().as_ref()).map(Guard::IsNull);
+        }
+        if let Some(e) = expr.downcast_ref::<IsNotNullExpr>() {
+            return column_of(e.arg().as_ref()).map(Guard::IsNotNull);
+        }
+        let b = expr.downcast_ref::<BinaryExpr>()?;
+        match b.op() {
+            Operator::And => {
+                let parts: Vec<Guard> = [b.left(), b.right()]
+                    .into_iter()
+                    .filter_map(|e| Guard::of(e.as_ref(), schema))
+                    .collect();
+                (!parts.is_empty()).then_some(Guard::All(parts))
+            }
+            Operator::Or => Some(Guard::Any(vec![
+                Guard::of(b.left().as_ref(), schema)?,
+                Guard::of(b.right().as_ref(), schema)?,
+            ])),
+            op @ (Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq | Operator::Eq) => {
+                let (column, value, op) =
+                    match (column_of(b.left().as_ref()), literal_of(b.right().as_ref())) {
+                        (Some(c), Some(v)) => (c, v, *op),
+                        _ => (
+                            column_of(b.right().as_ref())?,
+                            literal_of(b.left().as_ref())?,
+                            op.swap()?,
+                        ),
+                    };
+                if value.is_null() {
+                    return Some(Guard::Never);
+                }
+                // Only compare like with like; anything else is left to evaluation.
+                if &value.data_type() != schema.field(column).data_type() {
+                    return None;
+                }
+                Some(Guard::Compare {
+                    column,
+                    op,
+                    value: Key::of_scalar(value)?,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// True when no row of the batch can satisfy the predicate.
+    fn excludes_all(&self, stats: &mut BatchStats) -> bool {
+        match self {
+            Guard::Never => true,
+            Guard::All(parts) => parts.iter().any(|g| g.excludes_all(stats)),
+            Guard::Any(parts) => parts.iter().all(|g| g.excludes_all(stats)),
+            Guard::IsNull(c) => stats.nulls(*c) == 0,
+            Guard::IsNotNull(c) => stats.nulls(*c) == stats.rows(),
+            Guard::Compare { column, op, value } => {
+                if stats.nulls(*column) == stats.rows() {
+                    return true; // every comparison is NULL
+                }
+                let Some((lo, hi)) = stats.bounds(*column) else {
+                    return false;
+                };
+                let (Some(lo), Some(hi)) = (lo.cmp(*value), hi.cmp(*value)) else {
+                    return false;
+                };
+                match op {
+                    Operator::Lt => lo.is_ge(),
+                    Operator::LtEq => lo.is_gt(),
+                    Operator::Gt => hi.is_le(),
+                    Operator::GtEq => hi.is_lt(),
+                    Operator::Eq => lo.is_gt() || hi.is_lt(),
+                    _ => false,
+                }
+            }
+        }
+    }
+}
+
+fn column_of(e: &dyn PhysicalExpr) -> Option<usize> {
+    e.downcast_ref::<phys::Column>().map(|c| c.index())
+}
+
+fn literal_of(e: &dyn PhysicalExpr) -> Option<&ScalarValue> {
+    e.downcast_ref::<phys::Literal>().map(|l| l.value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::Rng;
+    use datafusion::arrow::array::{
+        Float64Array, Int32Array, Int64Array, StructArray, TimestampMicrosecondArray,
+    };
+    use datafusion::datasource::MemTable;
+    use datafusion::logical_expr::LogicalPlanBuilder;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    const WORDS: &[&str] = &[
+        "abc",
+        "xyz",
+        "",
+        "é",
+        "a much longer string than twelve bytes",
+    ];
+    const SPECIAL: &[f64] = &[0.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 100.0];
+
+    /// A batch whose value ranges, NULL share and cardinality vary with the seed, so that
+    /// guards both hold and fail and the distinct path is both taken and abandoned.
+    fn batch(rng: &mut Rng) -> RecordBatch {
+        let most = if rng.chance(0.2) { 3000 } else { 300 };
+        let rows = rng.below(most) as usize;
+        let null_rate = [0.0, 0.1, 1.0][rng.below(3) as usize];
+        let offset = rng.below(40) as f64 - 10.0;
+        let many = rng.chance(0.3);
+        let null = |rng: &mut Rng| rng.chance(null_rate);
+        let i: Int32Array = (0..rows)
+            .map(|_| (!null(rng)).then(|| (offset + rng.below(10) as f64) as i32))
+            .collect();
+        let x: Float64Array = (0..rows)
+            .map(|_| {
+                (!null(rng)).then(|| {
+                    if rng.chance(0.05) {
+                        SPECIAL[rng.below(SPECIAL.len() as u64) as usize]
+                    } else {
+                        offset * 5.0 + rng.unit() * 30.0
+                    }
+                })
+            })
+            .collect();
+        let t = TimestampMicrosecondArray::from(
+            (0..rows)
+                .map(|_| (!null(rng)).then(|| 1_700_000_000_000_000 + rng.below(1 << 40) as i64))
+                .collect::<Vec<_>>(),
+        )
+        .with_timezone("UTC");
+        let s: StringViewArray = (0..rows)
+            .map(|_| (!null(rng)).then(|| WORDS[rng.below(WORDS.len() as u64) as usize]))
+            .collect();
+        let u: StringArray = (0..rows)
+            .map(|_| {
+                let n = if many {
+                    rng.below(50_000)
+                } else {
+                    rng.below(20)
+                };
+                (!null(rng)).then(|| format!("v{n}"))
+            })
+            .collect();
+        let r = Int64Array::from_iter_values((0..rows).map(|_| rng.below(10) as i64));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("i", DataType::Int32, true),
+            Field::new("x", DataType::Float64, true),
+            Field::new("t", t.data_type().clone(), true),
+            Field::new("s", DataType::Utf8View, true),
+            Field::new("u", DataType::Utf8, true),
+            Field::new("r", DataType::Int64, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(i),
+            Arc::new(x),
+            Arc::new(t),
+            Arc::new(s),
+            Arc::new(u),
+            Arc::new(r),
+        ];
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    const PREDICATES: &[&str] = &[
+        "x < 0",
+        "x <= 0",
+        "x > 100",
+        "x >= 100",
+        "x = 0",
+        "x < 0 OR x > 100",
+        "x > 'NaN'::double",
+        "i < 3",
+        "i > 2.5",
+        "i = 7 OR x IS NULL",
+        "i >= 18 AND s = 'abc'",
+        "i IS NULL",
+        "x IS NOT NULL",
+        "NOT (x < 50)",
+        "t < TIMESTAMP '2024-01-01T00:00:00Z'",
+        "t IS NULL OR t > TIMESTAMP '2060-01-01T00:00:00Z'",
+        "s NOT IN ('abc', 'xyz', '')",
+        "character_length(s) > 2",
+        "s IS NULL OR s = 'é'",
+        "s = 'a much longer string than twelve bytes'",
+        "u LIKE 'v1%'",
+        "u = 'v7'",
+        "u NOT IN ('v1', 'v2') OR u IS NULL",
+        "s = 'abc' AND u LIKE 'v2%'",
+        "r > 5",
+        "r IS NULL",
+        "CAST(NULL AS BOOLEAN)",
+        "false",
+        "true",
+    ];
+
+    async fn counts(ctx: &SessionContext, predicates: &[&str]) -> (Vec<i64>, Vec<i64>) {
+        let plan = ctx.table("t").await.unwrap().into_unoptimized_plan();
+        let exprs: Vec<Expr> = predicates
+            .iter()
+            .map(|p| ctx.parse_sql_expr(p, plan.schema()).unwrap())
+            .collect();
+        let packed = call(&ctx.state(), plan.schema(), &exprs).unwrap();
+        let packed_plan = LogicalPlanBuilder::from(plan)
+            .aggregate(Vec::<Expr>::new(), vec![packed.alias("c")])
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches = ctx
+            .execute_logical_plan(packed_plan)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let got: Vec<i64> = {
+            let s: &StructArray = batches[0].column(0).as_struct();
+            s.columns()
+                .iter()
+                .map(|c| c.as_primitive::<Int64Type>().value(0))
+                .collect()
+        };
+        let sql = predicates
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("count(*) FILTER (WHERE {p}) AS e{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let batches = ctx
+            .sql(&format!("SELECT {sql} FROM t"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let expected = batches[0]
+            .columns()
+            .iter()
+            .map(|c| c.as_primitive::<Int64Type>().value(0))
+            .collect();
+        (got, expected)
+    }
+
+    #[tokio::test]
+    async fn counts_equal_filtered_counts_on_varied_batches() {
+        for seed in 0..6 {
+            let mut rng = Rng::new(seed + 11);
+            let batches: Vec<RecordBatch> = (0..40).map(|_| batch(&mut rng)).collect();
+            let ctx =
+                SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+            let table = MemTable::try_new(batches[0].schema(), vec![batches]).unwrap();
+            ctx.register_table("t", Arc::new(table)).unwrap();
+            let (got, expected) = counts(&ctx, PREDICATES).await;
+            for ((p, g), e) in PREDICATES.iter().zip(&got).zip(&expected) {
+                assert_eq!(g, e, "seed {seed}: {p}");
+            }
+            // Each predicate alone too: the distinct path needs two readers of a column.
+            for p in ["s NOT IN ('abc')", "u LIKE 'v1%'"] {
+                let (got, expected) = counts(&ctx, &[p, p]).await;
+                assert_eq!(got, expected, "seed {seed}: {p}");
+            }
+        }
+    }
+
+    fn guard_excludes(sql: &str, batch: &RecordBatch) -> bool {
+        let ctx = SessionContext::new();
+        let schema = DFSchema::try_from(batch.schema().as_ref().clone()).unwrap();
+        let expr = ctx.parse_sql_expr(sql, &schema).unwrap();
+        let expr = simplify(&ctx.state(), &schema, &[expr]).unwrap().remove(0);
+        let physical = ctx.create_physical_expr(expr, &schema).unwrap();
+        let guard = Guard::of(physical.as_ref(), &batch.schema())
+            .unwrap_or_else(|| panic!("no guard for {sql}: {physical}"));
+        guard.excludes_all(&mut BatchStats::new(batch.columns()))
+    }
+
+    #[test]
+    fn guards_follow_arrow_comparison_order() {
+        let floats = |v: Vec<Option<f64>>| {
+            RecordBatch::try_from_iter(vec![("x", Arc::new(Float64Array::from(v)) as ArrayRef)])
+                .unwrap()
+        };
+        assert!(guard_excludes("x < 0", &floats(vec![Some(0.0), Some(3.0)])));
+        // Arrow orders -0.0 below 0.0 and NaN above everything.
+        assert!(!guard_excludes(
+            "x < 0",
+            &floats(vec![Some(-0.0), Some(3.0)])
+        ));
+        assert!(!guard_excludes(
+            "x > 100",
+            &floats(vec![Some(f64::NAN), Some(3.0)])
+        ));
+        assert!(guard_excludes("x IS NULL", &floats(vec![Some(1.0)])));
+        assert!(!guard_excludes("x IS NULL", &floats(vec![None, Some(1.0)])));
+        assert!(guard_excludes(
+            "x > 5 OR x IS NULL",
+            &floats(vec![Some(1.0)])
+        ));
+        assert!(!guard_excludes(
+            "x > 5 OR x IS NULL",
+            &floats(vec![Some(6.0)])
+        ));
+        assert!(guard_excludes(
+            "x > 5 AND x IS NOT NULL",
+            &floats(vec![None, Some(2.0)])
+        ));
+        assert!(guard_excludes("x = 7", &floats(vec![None, None])));
+    }
+
+    #[test]
+    fn distinct_values_give_up_on_many_values() {
+        let few: ArrayRef = Arc::new(StringViewArray::from_iter(
+            (0..5000).map(|i| (i % 7 != 0).then(|| format!("value {}", i % 9))),
+        ));
+        let d = Distinct::of(&few).expect("nine values and NULL");
+        assert_eq!(d.values.len(), 10);
+        assert_eq!(d.weights.iter().sum::<i64>(), 5000);
+        let many: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..5000).map(|i| format!("v{i}")),
+        ));
+        assert!(Distinct::of(&many).is_none());
+    }
+}
