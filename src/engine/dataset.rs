@@ -5,16 +5,21 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::cache::TableScopedPath;
+use datafusion::execution::cache::cache_manager::CachedFileList;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
+use object_store::ObjectMeta;
 use serde::Serialize;
 
 use crate::config::rules::DatasetSpec;
+use crate::engine::listing::{self, PartitionFilter};
 use crate::engine::store;
 
 /// What the listing says about a dataset.
@@ -27,12 +32,14 @@ pub struct DatasetFacts {
     pub newest_object: Option<DateTime<Utc>>,
 }
 
-/// Lists, infers the schema of, and registers one dataset as `layer.name`.
+/// Lists, infers the schema of, and registers one dataset as `layer.name`. With a
+/// `partition_filter`, only the partition directories it admits are listed and read.
 pub async fn register(
     session: &SessionContext,
     spec: &DatasetSpec,
     url: &url::Url,
     storage_options: &std::collections::BTreeMap<String, String>,
+    partition_filter: Option<&PartitionFilter>,
 ) -> Result<DatasetFacts, String> {
     let shown = store::redact(url.as_str());
     if url.scheme() == "file" {
@@ -43,19 +50,60 @@ pub async fn register(
         }
     }
     store::ensure_store(session, url, storage_options).map_err(|e| format!("{shown}: {e}"))?;
-    let table_url = ListingTableUrl::parse(url.as_str()).map_err(|e| format!("{shown}: {e}"))?;
+    let table_ref = TableReference::partial(spec.layer.as_str(), spec.name.as_str());
+    let table_url = ListingTableUrl::parse(url.as_str())
+        .map_err(|e| format!("{shown}: {e}"))?
+        .with_table_ref(table_ref.clone());
     let state = session.state();
     let object_store = state
         .runtime_env()
         .object_store(&table_url)
         .map_err(|e| format!("{shown}: {e}"))?;
-    let objects: Vec<_> = table_url
-        .list_all_files(&state, object_store.as_ref(), ".parquet")
-        .await
-        .map_err(|e| format!("cannot list {shown}: {}", store::explain(&e.to_string())))?
-        .try_collect()
-        .await
-        .map_err(|e| format!("cannot list {shown}: {}", store::explain(&e.to_string())))?;
+    let cannot_list = |e: String| format!("cannot list {shown}: {}", store::explain(&e));
+    let objects: Vec<ObjectMeta> = if table_url.is_collection() {
+        let ignore_subdirectory = state
+            .config_options()
+            .execution
+            .listing_table_ignore_subdirectory;
+        let in_table = |objects: Vec<ObjectMeta>| -> Vec<ObjectMeta> {
+            objects
+                .into_iter()
+                .filter(|o| {
+                    o.location.as_ref().ends_with(".parquet")
+                        && table_url.contains(&o.location, ignore_subdirectory)
+                })
+                .collect()
+        };
+        let base = table_url.prefix();
+        let listing = listing::list(object_store.as_ref(), base, partition_filter)
+            .await
+            .map_err(|e| cannot_list(e.to_string()))?;
+        let mut objects = in_table(listing.objects);
+        if objects.is_empty() && listing.pruned {
+            // Nothing in scope: list everything, for the schema and an empty scoped scan.
+            let whole = listing::list(object_store.as_ref(), base, None)
+                .await
+                .map_err(|e| cannot_list(e.to_string()))?;
+            objects = in_table(whole.objects);
+        }
+        // The scan reads this listing instead of listing again.
+        if let Some(cache) = state.runtime_env().cache_manager.get_list_files_cache() {
+            let key = TableScopedPath {
+                table: Some(table_ref.clone()),
+                path: base.clone(),
+            };
+            cache.put(&key, CachedFileList::from(objects.clone()));
+        }
+        objects
+    } else {
+        table_url
+            .list_all_files(&state, object_store.as_ref(), ".parquet")
+            .await
+            .map_err(|e| cannot_list(e.to_string()))?
+            .try_collect()
+            .await
+            .map_err(|e| cannot_list(e.to_string()))?
+    };
     if objects.is_empty() {
         return Err(format!("no Parquet files under {shown}"));
     }
@@ -114,10 +162,7 @@ pub async fn register(
             .map_err(|e| e.to_string())?;
     }
     session
-        .register_table(
-            datafusion::common::TableReference::partial(spec.layer.as_str(), spec.name.as_str()),
-            Arc::new(table),
-        )
+        .register_table(table_ref, Arc::new(table))
         .map_err(|e| e.to_string())?;
     Ok(facts)
 }

@@ -24,6 +24,7 @@ use crate::rules::{CompileContext, Compiled, FailingRows, Observed, Outcome};
 pub mod count_true;
 pub mod dataset;
 pub mod fused;
+pub mod listing;
 pub mod row_checks;
 pub mod sqlexpr;
 pub mod store;
@@ -86,7 +87,12 @@ pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, DqError> {
     let config = SessionConfig::new()
         .with_information_schema(false)
         .with_batch_size(8192);
-    let mut runtime = RuntimeEnvBuilder::new();
+    // dq lists each dataset once and hands the listing to the scan through this cache;
+    // DataFusion's default 1 MiB holds only a few thousand objects.
+    let mut runtime = RuntimeEnvBuilder::new().with_cache_manager(
+        datafusion::execution::cache::cache_manager::CacheManagerConfig::default()
+            .with_list_files_cache_limit(256 << 20),
+    );
     if let Some(limit) = memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
     }
@@ -330,15 +336,43 @@ pub async fn prepare(
                 .map_err(|e| DqError::Runtime(e.to_string()))?;
         }
     }
+    // Datasets another check reads whole (a foreign key's parent, a table in custom SQL)
+    // are listed whole; the others only within their scope's partitions.
+    let mut read_whole: BTreeSet<String> = BTreeSet::new();
+    for d in &selected {
+        for c in &d.checks {
+            for dep in c.rule.depends_on() {
+                if let Ok(q) = rules.resolve_name(&dep, &d.layer) {
+                    read_whole.insert(q);
+                }
+            }
+        }
+    }
     // Resolve all needed datasets concurrently: listing and Parquet footers only.
-    let resolutions = futures::future::join_all(needed.iter().map(|q| async move {
-        let spec = rules.dataset(q).expect("needed datasets are declared");
-        let url = store::dataset_url(&options.project_root, &options.lake, &spec.path);
-        let result = match url {
-            Ok(url) => dataset::register(session, spec, &url, &options.storage).await,
-            Err(e) => Err(e),
-        };
-        (q.clone(), result)
+    let resolutions = futures::future::join_all(needed.iter().map(|q| {
+        let read_whole = &read_whole;
+        async move {
+            let spec = rules.dataset(q).expect("needed datasets are declared");
+            let filter = match &spec.scope {
+                Some(scope) if !read_whole.contains(q) => {
+                    let columns: Vec<_> = spec
+                        .partitioning
+                        .iter()
+                        .map(|p| (p.name.clone(), p.data_type.clone()))
+                        .collect();
+                    listing::PartitionFilter::from_scope(session, scope, &columns, options.as_of)
+                }
+                _ => None,
+            };
+            let url = store::dataset_url(&options.project_root, &options.lake, &spec.path);
+            let result = match url {
+                Ok(url) => {
+                    dataset::register(session, spec, &url, &options.storage, filter.as_ref()).await
+                }
+                Err(e) => Err(e),
+            };
+            (q.clone(), result)
+        }
     }))
     .await;
     let mut facts: HashMap<String, Result<DatasetFacts, String>> =

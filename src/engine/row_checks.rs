@@ -35,12 +35,10 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, HashMap, Result, ScalarValue, internal_err, plan_err};
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, Operator, Signature,
     Volatility, lit,
 };
-use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{self as phys, BinaryExpr, IsNotNullExpr, IsNullExpr};
 use datafusion::physical_expr::utils::collect_columns;
@@ -115,19 +113,13 @@ pub fn call(state: &SessionState, input: &DFSchema, predicates: &[Expr]) -> Resu
 
 /// The predicates type-coerced and simplified over `input`.
 fn simplify(state: &SessionState, input: &DFSchema, predicates: &[Expr]) -> Result<Vec<Expr>> {
-    let simplifier = ExprSimplifier::new(
-        SimplifyContext::builder()
-            .with_schema(Arc::new(input.clone()))
-            .with_config_options(Arc::clone(state.config_options()))
-            .build(),
-    );
     predicates
         .iter()
         .map(|p| {
             if p.is_volatile() {
                 return plan_err!("{NAME}: volatile predicate {p}");
             }
-            simplifier.simplify(simplifier.coerce(p.clone(), input)?)
+            super::sqlexpr::simplify(state, input, p.clone())
         })
         .collect()
 }

@@ -20,6 +20,24 @@ pub fn parse(
     pin_clock(expr, as_of).map_err(|e| e.to_string())
 }
 
+/// `expr` type-coerced and simplified over `schema`, as DataFusion's optimizer would leave
+/// it (constants folded, casts of literals unwrapped, NULL tests on required columns false).
+pub fn simplify(
+    state: &datafusion::execution::session_state::SessionState,
+    schema: &DFSchema,
+    expr: Expr,
+) -> datafusion::error::Result<Expr> {
+    use datafusion::logical_expr::simplify::SimplifyContext;
+    use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+    let simplifier = ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_schema(std::sync::Arc::new(schema.clone()))
+            .with_config_options(std::sync::Arc::clone(state.config_options()))
+            .build(),
+    );
+    simplifier.simplify(simplifier.coerce(expr, schema)?)
+}
+
 /// Replaces `now()`, `current_timestamp`, `current_date` and `today()` with the evaluation
 /// instant, so `--as-of` moves every time-relative scope and condition consistently.
 pub fn pin_clock(expr: Expr, as_of: DateTime<Utc>) -> datafusion::error::Result<Expr> {

@@ -203,6 +203,9 @@ fn s3_report_equals_local_report() {
         r["datasets"][0]["url"],
         format!("s3://dq-test/{prefix}/silver/orders/")
     );
+    // The scope keeps 5 of the 10 daily partitions, and only those are listed.
+    assert_eq!(r["datasets"][0]["files"], 5, "{}", r["datasets"]);
+    assert_eq!(l["datasets"][0]["files"], 5, "{}", l["datasets"]);
     assert!(
         r["checks"]
             .as_array()
@@ -313,6 +316,7 @@ fn azure_report_equals_local_report() {
     let (l, r) = (local.json(), remote.json());
     assert_valid_report(&r);
     assert_eq!(comparable(&l), comparable(&r));
+    assert_eq!(r["datasets"][0]["files"], 5, "{}", r["datasets"]);
 
     // A wrong account key is access denied (exit 3), and the key is never printed.
     let wrong = [

@@ -135,3 +135,45 @@ fn object_vanishing_mid_run_is_a_runtime_error_and_the_rest_is_kept() {
         assert_eq!(customers.status, dq::report::Status::Pass);
     });
 }
+
+/// The scan reads the listing dq made, not a second one: a file that appears after
+/// listing is not read (one consistent snapshot per run, one LIST per dataset), and a
+/// scope on the partition column lists only the partitions in scope.
+#[test]
+fn the_scan_reads_the_run_s_own_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    dq::sample::generate_with(&dir.path().join("lake"), 1000, 4, false).unwrap();
+    let text = silver_orders(&["row_count: { min: 1 }"]).replace(
+        "    partitioning: [{ name: date, type: date }]\n",
+        "    partitioning: [{ name: date, type: date }]\n    scope: \"date >= '2026-11-18'\"\n",
+    );
+    let rules = dq::config::rules::load_sources(&[(dir.path().join("silver.yaml"), text)]).unwrap();
+    let options = dq::engine::RunOptions::new(dir.path(), "lake");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let session = dq::engine::session(None).unwrap();
+        let prepared = dq::engine::prepare(&session, &rules, &options)
+            .await
+            .unwrap();
+        let orders = dir.path().join("lake/silver/orders");
+        std::fs::copy(
+            orders.join("date=2026-11-19/part-0.parquet"),
+            orders.join("date=2026-11-19/part-1.parquet"),
+        )
+        .unwrap();
+        let (datasets, results) = dq::engine::execute(&session, prepared).await;
+        let facts = &datasets
+            .iter()
+            .find(|d| d.id == "silver.orders")
+            .unwrap()
+            .facts;
+        // 2026-11-18, -19 and -20 of ten days: three files listed, 300 rows.
+        assert_eq!(facts.files, 3, "{facts:?}");
+        let row_count = results.iter().find(|r| r.kind == "row_count").unwrap();
+        assert_eq!(
+            row_count.rows_checked.or(row_count.observed.as_u64()),
+            Some(300),
+            "{row_count:?}"
+        );
+    });
+}
