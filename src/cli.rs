@@ -446,6 +446,13 @@ fn plan(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
             if d.reported { "" } else { " (read for reconciliations)" },
             own.len()
         ));
+        if d.fused.has_row_predicates() {
+            out.push_str(
+                "-- dq_count_true(p0, …) counts the rows where each row-level predicate holds; per batch, a\n\
+                 -- predicate is skipped when column min/max and null counts rule it out, and evaluated once\n\
+                 -- per distinct value when it reads one low-cardinality string column\n",
+            );
+        }
         if !d.fused.is_empty() {
             if let Ok(p) = d.fused.aggregate_plan(&d.scoped) {
                 out.push_str(&format!("{};\n", crate::engine::sql_of(&p)));

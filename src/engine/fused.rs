@@ -49,6 +49,10 @@ impl FusedScan {
         self.outputs.is_empty()
     }
 
+    pub fn has_row_predicates(&self) -> bool {
+        !self.predicates.is_empty()
+    }
+
     pub fn aggregate_count(&self) -> usize {
         self.aggregates.len() + self.predicates.len()
     }

@@ -85,7 +85,15 @@ pub fn call(state: &SessionState, input: &DFSchema, predicates: &[Expr]) -> Resu
         args.push(lit(true));
     }
     let arg_schema = DFSchema::new_with_metadata(fields, Default::default())?;
-    let schema: SchemaRef = Arc::new(arg_schema.as_arrow().clone());
+    // The batch the predicates see may hold NULLs a field declares impossible (files that
+    // lack a column); evaluation does not depend on declared nullability.
+    let schema: SchemaRef = Arc::new(Schema::new(
+        arg_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ));
     let mut checks = simplified
         .into_iter()
         .map(|p| Check::new(state.create_physical_expr(p, &arg_schema)?, &schema))
