@@ -821,13 +821,26 @@ async fn collect(
     session: &SessionContext,
     plan: LogicalPlan,
 ) -> Result<Vec<datafusion::arrow::array::RecordBatch>, String> {
-    session
-        .execute_logical_plan(plan)
+    let started = Instant::now();
+    let state = session.state();
+    let optimized = state.optimize(&plan).map_err(df_err)?;
+    let optimized_at = started.elapsed();
+    let physical = state
+        .query_planner()
+        .create_physical_plan(&optimized, &state)
         .await
-        .map_err(df_err)?
-        .collect()
+        .map_err(df_err)?;
+    let planned_at = started.elapsed();
+    let batches = datafusion::physical_plan::collect(physical, session.task_ctx())
         .await
-        .map_err(df_err)
+        .map_err(df_err)?;
+    tracing::debug!(
+        optimize_ms = optimized_at.as_secs_f64() * 1e3,
+        physical_plan_ms = (planned_at - optimized_at).as_secs_f64() * 1e3,
+        execute_ms = (started.elapsed() - planned_at).as_secs_f64() * 1e3,
+        "query"
+    );
+    Ok(batches)
 }
 
 type DatasetRun = (

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use datafusion::arrow::array::{
-    Array, ArrayAccessor, ArrayRef, AsArray, BooleanArray, LargeStringArray, RecordBatch,
-    RecordBatchOptions, StringArray, StringViewArray,
+    Array, ArrayAccessor, ArrayRef, AsArray, LargeStringArray, RecordBatch, RecordBatchOptions,
+    StringArray, StringViewArray, UInt32Array,
 };
 use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Fields, Int64Type, Schema, SchemaRef,
@@ -238,6 +238,10 @@ impl AggregateUDFImpl for RowChecks {
             plan: Arc::clone(&self.plan),
             counts: vec![0; self.plan.checks.len()],
             many_distinct: vec![0; self.plan.schema.fields().len()],
+            seen: (0..self.plan.schema.fields().len())
+                .map(|_| ValueIds::default())
+                .collect(),
+            memo: vec![(Vec::new(), None); self.plan.checks.len()],
         }))
     }
 
@@ -252,6 +256,34 @@ struct Counts {
     counts: Vec<i64>,
     /// Per argument column: batches in which it had too many distinct values.
     many_distinct: Vec<u32>,
+    /// Per argument column: the values the distinct path has met, numbered.
+    seen: Vec<ValueIds>,
+    /// Per check: its result for each value number, and for NULL (None: not evaluated yet).
+    memo: Vec<(Vec<Option<bool>>, Option<bool>)>,
+}
+
+/// Numbers for the distinct values of one column across batches, so that a predicate is
+/// evaluated once per value per partition rather than once per value per batch.
+#[derive(Debug, Default)]
+struct ValueIds {
+    ids: HashMap<Box<str>, u32>,
+}
+
+/// At most this many values are numbered per column; later ones are evaluated per batch.
+const MAX_REMEMBERED: usize = 1 << 16;
+
+impl ValueIds {
+    fn id(&mut self, value: &str) -> Option<u32> {
+        if let Some(id) = self.ids.get(value) {
+            return Some(*id);
+        }
+        let next = self.ids.len();
+        if next >= MAX_REMEMBERED {
+            return None;
+        }
+        self.ids.insert(value.into(), next as u32);
+        Some(next as u32)
+    }
 }
 
 impl Accumulator for Counts {
@@ -267,7 +299,13 @@ impl Accumulator for Counts {
         )?;
         let mut stats = BatchStats::new(values);
         let mut distinct: Vec<Option<Option<Distinct>>> = vec![None; values.len()];
-        for (check, count) in self.plan.checks.iter().zip(self.counts.iter_mut()) {
+        for ((check, count), memo) in self
+            .plan
+            .checks
+            .iter()
+            .zip(self.counts.iter_mut())
+            .zip(self.memo.iter_mut())
+        {
             if check
                 .guard
                 .as_ref()
@@ -279,14 +317,14 @@ impl Accumulator for Counts {
                 && self.many_distinct[c] < GIVE_UP_AFTER
             {
                 if distinct[c].is_none() {
-                    let found = Distinct::of(&values[c]);
+                    let found = Distinct::of(&values[c], &mut self.seen[c]);
                     if found.is_none() {
                         self.many_distinct[c] += 1;
                     }
                     distinct[c] = Some(found);
                 }
                 if let (Some(Some(d)), Some((schema, expr))) = (&distinct[c], &check.on_distinct) {
-                    *count += d.count_true(schema, expr)?;
+                    *count += d.count_true(schema, expr, memo)?;
                     continue;
                 }
             }
@@ -322,7 +360,18 @@ impl Accumulator for Counts {
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.counts.capacity() * 8 + self.many_distinct.capacity() * 4
+        let remembered: usize = self
+            .seen
+            .iter()
+            .flat_map(|s| s.ids.keys())
+            .map(|k| k.len() + 32)
+            .sum();
+        let memos: usize = self.memo.iter().map(|(m, _)| m.capacity()).sum();
+        std::mem::size_of_val(self)
+            + self.counts.capacity() * 8
+            + self.many_distinct.capacity() * 4
+            + remembered
+            + memos
     }
 }
 
@@ -348,58 +397,109 @@ struct Distinct {
     /// The distinct values, then one NULL if the batch has NULLs.
     values: ArrayRef,
     weights: Vec<i64>,
+    /// Each value's number in the column's [`ValueIds`].
+    ids: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Value(u32),
+    Null,
+    /// Not numbered (too many values met): evaluated in every batch.
+    Unnumbered,
 }
 
 impl Distinct {
     /// None when the column has more than [`MAX_DISTINCT`] distinct values in the batch.
-    fn of(array: &ArrayRef) -> Option<Distinct> {
-        match array.data_type() {
-            DataType::Utf8View => {
-                let (values, weights) = distinct_string_views(array.as_string_view())?;
-                Some(Distinct {
-                    values: Arc::new(StringViewArray::from_iter(values)),
-                    weights,
-                })
-            }
-            DataType::Utf8 => {
-                let (values, weights) = distinct_strings(array.as_string::<i32>())?;
-                Some(Distinct {
-                    values: Arc::new(StringArray::from_iter(values)),
-                    weights,
-                })
-            }
-            DataType::LargeUtf8 => {
-                let (values, weights) = distinct_strings(array.as_string::<i64>())?;
-                Some(Distinct {
-                    values: Arc::new(LargeStringArray::from_iter(values)),
-                    weights,
-                })
-            }
-            _ => None,
-        }
+    fn of(array: &ArrayRef, seen: &mut ValueIds) -> Option<Distinct> {
+        let (values, weights): (Vec<Option<&str>>, Vec<i64>) = match array.data_type() {
+            DataType::Utf8View => distinct_string_views(array.as_string_view())?,
+            DataType::Utf8 => distinct_strings(array.as_string::<i32>())?,
+            DataType::LargeUtf8 => distinct_strings(array.as_string::<i64>())?,
+            _ => return None,
+        };
+        let ids = values
+            .iter()
+            .map(|v| match v {
+                Some(v) => seen.id(v).map_or(Slot::Unnumbered, Slot::Value),
+                None => Slot::Null,
+            })
+            .collect();
+        let values: ArrayRef = match array.data_type() {
+            DataType::Utf8View => Arc::new(StringViewArray::from_iter(values)),
+            DataType::Utf8 => Arc::new(StringArray::from_iter(values)),
+            _ => Arc::new(LargeStringArray::from_iter(values)),
+        };
+        Some(Distinct {
+            values,
+            weights,
+            ids,
+        })
     }
 
     /// Rows of the batch for which `expr`, reading the distinct values as the only column
-    /// of `schema`, is true.
-    fn count_true(&self, schema: &SchemaRef, expr: &Arc<dyn PhysicalExpr>) -> Result<i64> {
-        let n = self.values.len();
-        let batch = RecordBatch::try_new(Arc::clone(schema), vec![Arc::clone(&self.values)])?;
-        let result = expr.evaluate(&batch)?.into_array(n)?;
-        match result.as_boolean_opt() {
-            Some(holds) => Ok(weighted_true(holds, &self.weights)),
-            None if result.data_type() == &DataType::Null => Ok(0),
-            None => internal_err!("{NAME}: predicate is {}, not boolean", result.data_type()),
+    /// of `schema`, is true. Values met in earlier batches are answered from `memo`; only
+    /// new ones are evaluated.
+    fn count_true(
+        &self,
+        schema: &SchemaRef,
+        expr: &Arc<dyn PhysicalExpr>,
+        memo: &mut (Vec<Option<bool>>, Option<bool>),
+    ) -> Result<i64> {
+        let (by_id, null) = memo;
+        let mut truth: Vec<Option<bool>> = self
+            .ids
+            .iter()
+            .map(|slot| match slot {
+                Slot::Value(id) => by_id.get(*id as usize).copied().flatten(),
+                Slot::Null => *null,
+                Slot::Unnumbered => None,
+            })
+            .collect();
+        let pending: Vec<u32> = (0..truth.len() as u32)
+            .filter(|i| truth[*i as usize].is_none())
+            .collect();
+        if !pending.is_empty() {
+            let values = datafusion::arrow::compute::take(
+                self.values.as_ref(),
+                &UInt32Array::from(pending.clone()),
+                None,
+            )?;
+            let batch = RecordBatch::try_new(Arc::clone(schema), vec![values])?;
+            let result = expr.evaluate(&batch)?.into_array(pending.len())?;
+            let holds = match result.as_boolean_opt() {
+                Some(b) => Some(b),
+                None if result.data_type() == &DataType::Null => None,
+                None => {
+                    return internal_err!(
+                        "{NAME}: predicate is {}, not boolean",
+                        result.data_type()
+                    );
+                }
+            };
+            for (j, slot) in pending.iter().enumerate() {
+                let t = holds.is_some_and(|h| h.is_valid(j) && h.value(j));
+                truth[*slot as usize] = Some(t);
+                match self.ids[*slot as usize] {
+                    Slot::Value(id) => {
+                        let id = id as usize;
+                        if by_id.len() <= id {
+                            by_id.resize(id + 1, None);
+                        }
+                        by_id[id] = Some(t);
+                    }
+                    Slot::Null => *null = Some(t),
+                    Slot::Unnumbered => {}
+                }
+            }
         }
+        Ok(truth
+            .iter()
+            .zip(&self.weights)
+            .filter(|(t, _)| t.unwrap_or(false))
+            .map(|(_, w)| *w)
+            .sum())
     }
-}
-
-fn weighted_true(holds: &BooleanArray, weights: &[i64]) -> i64 {
-    weights
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| holds.is_valid(*i) && holds.value(*i))
-        .map(|(_, w)| *w)
-        .sum()
 }
 
 /// Distinct non-NULL values (then `None` once if there are NULLs) and their row counts.
@@ -928,16 +1028,51 @@ mod tests {
     }
 
     #[test]
+    fn values_past_the_numbering_limit_are_evaluated_every_time() {
+        let ctx = SessionContext::new();
+        let field = Field::new("s", DataType::Utf8, true);
+        let schema = Arc::new(Schema::new(vec![field]));
+        let df_schema = DFSchema::try_from(schema.as_ref().clone()).unwrap();
+        let expr = ctx.parse_sql_expr("s <> 'b'", &df_schema).unwrap();
+        let physical = ctx.create_physical_expr(expr, &df_schema).unwrap();
+        let mut seen = ValueIds::default();
+        seen.id("a").unwrap();
+        for i in 1..MAX_REMEMBERED {
+            seen.id(&format!("filler {i}")).unwrap();
+        }
+        let mut memo = (Vec::new(), None);
+        for round in 0..2 {
+            let batch: ArrayRef = Arc::new(StringArray::from(vec![
+                Some("a"),
+                Some("b"),
+                Some("c"),
+                Some("c"),
+                None,
+            ]));
+            let d = Distinct::of(&batch, &mut seen).unwrap();
+            // "a" was numbered before the limit; "b" and "c" are past it.
+            assert!(matches!(d.ids[0], Slot::Value(0)));
+            assert!(matches!(d.ids[1], Slot::Unnumbered));
+            assert_eq!(
+                d.count_true(&schema, &physical, &mut memo).unwrap(),
+                3,
+                "round {round}"
+            );
+            assert_eq!(memo.0, vec![Some(true)]);
+        }
+    }
+
+    #[test]
     fn distinct_values_give_up_on_many_values() {
         let few: ArrayRef = Arc::new(StringViewArray::from_iter(
             (0..5000).map(|i| (i % 7 != 0).then(|| format!("value {}", i % 9))),
         ));
-        let d = Distinct::of(&few).expect("nine values and NULL");
+        let d = Distinct::of(&few, &mut ValueIds::default()).expect("nine values and NULL");
         assert_eq!(d.values.len(), 10);
         assert_eq!(d.weights.iter().sum::<i64>(), 5000);
         let many: ArrayRef = Arc::new(StringArray::from_iter_values(
             (0..5000).map(|i| format!("v{i}")),
         ));
-        assert!(Distinct::of(&many).is_none());
+        assert!(Distinct::of(&many, &mut ValueIds::default()).is_none());
     }
 }

@@ -850,8 +850,12 @@ mod tests {
         cluster
             .broker_round_trip_time(1, Duration::from_millis(700))
             .unwrap();
+        // A generous request timeout: on a loaded machine, metadata and offset requests at
+        // 700 ms per round trip must not time out before the probe itself runs.
+        let mut slow = settings(cluster.bootstrap_servers());
+        slow.timeout = Some("10s".into());
         let r = run_stream(
-            &settings(cluster.bootstrap_servers()),
+            &slow,
             &spec(
                 "{ name: probe, topic: dq-probe, probe: true, sample: 1s, probe_rate: 5, checks: [ { latency: { p99_max: 1s } } ] }",
             ),
