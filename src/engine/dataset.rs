@@ -14,7 +14,7 @@ use datafusion::datasource::listing::{
 use datafusion::execution::cache::TableScopedPath;
 use datafusion::execution::cache::cache_manager::CachedFileList;
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectMeta;
 use serde::Serialize;
 
@@ -30,6 +30,9 @@ pub struct DatasetFacts {
     pub files: usize,
     pub bytes: u64,
     pub newest_object: Option<DateTime<Utc>>,
+    /// Nullable columns whose Parquet statistics prove they hold no NULL in any listed file.
+    #[serde(skip)]
+    pub null_free_columns: Vec<String>,
 }
 
 /// Lists, infers the schema of, and registers one dataset as `layer.name`. With a
@@ -107,11 +110,12 @@ pub async fn register(
     if objects.is_empty() {
         return Err(format!("no Parquet files under {shown}"));
     }
-    let facts = DatasetFacts {
+    let mut facts = DatasetFacts {
         url: shown.clone(),
         files: objects.len(),
         bytes: objects.iter().map(|o| o.size).sum(),
         newest_object: objects.iter().map(|o| o.last_modified).max(),
+        null_free_columns: vec![],
     };
     let format = Arc::new(ParquetFormat::default());
     let non_empty: Vec<_> = objects.iter().filter(|o| o.size > 0).cloned().collect();
@@ -134,6 +138,14 @@ pub async fn register(
                 store::explain(&crate::engine::clean_error(&e))
             )
         })?;
+    facts.null_free_columns = null_free_columns(
+        &state,
+        format.as_ref(),
+        &object_store,
+        &file_schema,
+        &non_empty,
+    )
+    .await;
     let partition_cols: Vec<_> = spec
         .partitioning
         .iter()
@@ -165,4 +177,44 @@ pub async fn register(
         .register_table(table_ref, Arc::new(table))
         .map_err(|e| e.to_string())?;
     Ok(facts)
+}
+
+/// Nullable columns that every file's statistics report as holding no NULL (exactly).
+/// The footers were just read for the schema and are cached, so this costs no I/O; any
+/// file without exact null counts leaves its columns out.
+async fn null_free_columns(
+    state: &datafusion::execution::session_state::SessionState,
+    format: &ParquetFormat,
+    store: &Arc<dyn object_store::ObjectStore>,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    objects: &[ObjectMeta],
+) -> Vec<String> {
+    use datafusion::common::stats::Precision;
+    let nullable: Vec<usize> = (0..schema.fields().len())
+        .filter(|i| schema.field(*i).is_nullable())
+        .collect();
+    if nullable.is_empty() {
+        return vec![];
+    }
+    let stats: Vec<_> = futures::stream::iter(
+        objects
+            .iter()
+            .map(|o| format.infer_stats(state, store, Arc::clone(schema), o)),
+    )
+    .buffer_unordered(32)
+    .collect()
+    .await;
+    nullable
+        .into_iter()
+        .filter(|i| {
+            stats.iter().all(|s| match s {
+                Ok(s) => s
+                    .column_statistics
+                    .get(*i)
+                    .is_some_and(|c| c.null_count == Precision::Exact(0)),
+                Err(_) => false,
+            })
+        })
+        .map(|i| schema.field(i).name().clone())
+        .collect()
 }

@@ -123,15 +123,18 @@ impl FusedScan {
     /// `SELECT <measures> FROM (SELECT <aggregates> FROM scoped)` — one scan. The predicates
     /// are counted by [`super::row_checks`], which skips work per batch; a predicate it
     /// cannot compile (e.g. one with a subquery) leaves them all to `dq_count_true`.
+    /// `null_free` names columns statistics prove to hold no NULL, so that NULL tests on
+    /// them are known false and need not read the column.
     pub fn plan(
         &self,
         state: &SessionState,
         scoped: &LogicalPlan,
+        null_free: &[String],
     ) -> datafusion::error::Result<LogicalPlan> {
         let counts = if self.predicates.is_empty() {
             None
         } else {
-            match super::row_checks::call(state, scoped.schema(), &self.predicates) {
+            match super::row_checks::call(state, scoped.schema(), &self.predicates, null_free) {
                 Ok(expr) => Some(expr),
                 Err(e) => {
                     tracing::debug!("row-level predicates counted by DataFusion: {e}");

@@ -859,7 +859,10 @@ async fn run_dataset(
     let fused_values: Result<Vec<datafusion::common::ScalarValue>, String> = if d.fused.is_empty() {
         Ok(vec![])
     } else {
-        match d.fused.plan(&session.state(), &d.scoped) {
+        match d
+            .fused
+            .plan(&session.state(), &d.scoped, &d.facts.null_free_columns)
+        {
             Ok(plan) => match collect(session, plan).await {
                 Ok(batches) => values::first_row(&batches).map(|r| r.unwrap_or_default()),
                 Err(e) => Err(e),

@@ -51,10 +51,16 @@ const MAX_DISTINCT: usize = 1024;
 const GIVE_UP_AFTER: u32 = 2;
 
 /// `dq_row_checks(<columns>)` counting each of `predicates` over `input`'s rows.
-pub fn call(state: &SessionState, input: &DFSchema, predicates: &[Expr]) -> Result<Expr> {
-    // Simplify first, as the optimizer would: `id IS NULL` on a non-nullable column is
-    // false, and a column no simplified predicate reads is not read at all.
-    let simplified = simplify(state, input, predicates)?;
+pub fn call(
+    state: &SessionState,
+    input: &DFSchema,
+    predicates: &[Expr],
+    null_free: &[String],
+) -> Result<Expr> {
+    // Simplify first, as the optimizer would: `id IS NULL` on a column that cannot hold
+    // NULL (declared so, or `null_free` by the files' statistics) is false, and a column no
+    // simplified predicate reads is not read at all.
+    let simplified = simplify(state, &without_nulls(input, null_free)?, predicates)?;
     let mut indices: Vec<usize> = Vec::new();
     for p in &simplified {
         for c in p.column_refs() {
@@ -117,6 +123,25 @@ pub fn call(state: &SessionState, input: &DFSchema, predicates: &[Expr]) -> Resu
         plan: Arc::new(Plan { schema, checks }),
     });
     Ok(udaf.call(args))
+}
+
+/// `input` with the `null_free` columns declared non-nullable.
+fn without_nulls(input: &DFSchema, null_free: &[String]) -> Result<DFSchema> {
+    if null_free.is_empty() {
+        return Ok(input.clone());
+    }
+    let fields = input
+        .iter()
+        .map(|(q, f)| {
+            let f = if null_free.contains(f.name()) {
+                Arc::new(f.as_ref().clone().with_nullable(false))
+            } else {
+                Arc::clone(f)
+            };
+            (q.cloned(), f)
+        })
+        .collect();
+    DFSchema::new_with_metadata(fields, input.metadata().clone())
 }
 
 /// The predicates type-coerced and simplified over `input`.
@@ -921,7 +946,7 @@ mod tests {
             .iter()
             .map(|p| ctx.parse_sql_expr(p, plan.schema()).unwrap())
             .collect();
-        let packed = call(&ctx.state(), plan.schema(), &exprs).unwrap();
+        let packed = call(&ctx.state(), plan.schema(), &exprs, &[]).unwrap();
         let packed_plan = LogicalPlanBuilder::from(plan)
             .aggregate(Vec::<Expr>::new(), vec![packed.alias("c")])
             .unwrap()

@@ -56,7 +56,10 @@ fn aggregate_checks_share_one_scan_with_pruning() {
                 .count(),
             1
         );
-        let plan = d.fused.plan(&session.state(), &d.scoped).unwrap();
+        let plan = d
+            .fused
+            .plan(&session.state(), &d.scoped, &d.facts.null_free_columns)
+            .unwrap();
         let physical = session.state().create_physical_plan(&plan).await.unwrap();
         assert_eq!(
             count_scans(&physical),
@@ -85,5 +88,71 @@ fn aggregate_checks_share_one_scan_with_pruning() {
                 .all(|r| r.status != dq::report::Status::Error),
             "{results:?}"
         );
+    });
+}
+
+/// A column declared nullable whose Parquet statistics count no NULL in any file: its
+/// NULL test is answered from the statistics, and the column is not read for it. A column
+/// with NULLs is still read and counted.
+#[test]
+fn not_null_on_a_column_without_nulls_is_answered_by_statistics() {
+    use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    let dir = tempfile::tempdir().unwrap();
+    for part in 0..2 {
+        let batch = RecordBatch::try_from_iter_with_nullable(vec![
+            (
+                "full",
+                Arc::new(StringArray::from(vec![Some("a"), Some("b"), Some("c")])) as ArrayRef,
+                true,
+            ),
+            (
+                "holey",
+                Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as ArrayRef,
+                true,
+            ),
+        ])
+        .unwrap();
+        assert!(batch.schema().field(0).is_nullable());
+        dq::sample::write_parquet(
+            &dir.path().join(format!("lake/test/t/part-{part}.parquet")),
+            &[batch],
+        )
+        .unwrap();
+    }
+    let text = "layer: test\ndatasets:\n  - name: t\n    checks:\n      - not_null: { name: full, columns: [full] }\n      - not_null: { name: holey, columns: [holey], max_failed: 10 }\n";
+    let rules =
+        dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text.to_string())])
+            .unwrap();
+    let options = dq::engine::RunOptions::new(dir.path(), "lake");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let session = dq::engine::session(None).unwrap();
+        let prepared = dq::engine::prepare(&session, &rules, &options)
+            .await
+            .unwrap();
+        let d = &prepared.datasets[0];
+        assert_eq!(d.facts.null_free_columns, vec!["full".to_string()]);
+        let scan_line = |null_free: &[String]| {
+            let plan = d
+                .fused
+                .plan(&session.state(), &d.scoped, null_free)
+                .unwrap();
+            let state = session.state();
+            let physical = futures::executor::block_on(state.create_physical_plan(&plan)).unwrap();
+            let text = displayable(physical.as_ref()).indent(true).to_string();
+            text.lines()
+                .find(|l| l.contains("DataSourceExec"))
+                .unwrap()
+                .to_string()
+        };
+        assert!(scan_line(&[]).contains("full"));
+        let with_statistics = scan_line(&d.facts.null_free_columns);
+        assert!(!with_statistics.contains("full"), "{with_statistics}");
+        assert!(with_statistics.contains("holey"), "{with_statistics}");
+        let (_, results) = dq::engine::execute(&session, prepared).await;
+        let by_name = |n: &str| results.iter().find(|r| r.name == n).unwrap();
+        assert_eq!(by_name("full").failed_rows, Some(0));
+        assert_eq!(by_name("full").rows_checked, Some(6));
+        assert_eq!(by_name("holey").failed_rows, Some(2));
     });
 }
