@@ -992,22 +992,38 @@ async fn samples(
     limit: usize,
 ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
     let rows_kind = rows;
-    let plan = match rows {
+    let failing = match rows {
         FailingRows::Predicate(p) => {
             let predicate = match &c.filter {
                 Some(f) => and(f.clone(), p.clone()),
                 None => p.clone(),
             };
-            LogicalPlanBuilder::from(d.scoped.clone())
-                .filter(predicate)
-                .and_then(|b| b.limit(0, Some(limit)))
-                .and_then(|b| b.build())
+            LogicalPlanBuilder::from(d.scoped.clone()).filter(predicate)
         }
-        FailingRows::Plan(plan) => LogicalPlanBuilder::from(plan.clone())
-            .limit(0, Some(limit))
-            .and_then(|b| b.build()),
+        FailingRows::Plan(plan) => Ok(LogicalPlanBuilder::from(plan.clone())),
     }
     .map_err(df_err)?;
+    // The first rows in the order of their values, so that the same lake gives the same
+    // examples on every run and every store (scan order depends on threads and I/O).
+    let order: Vec<_> = failing
+        .schema()
+        .iter()
+        .filter(|(_, f)| {
+            let t = f.data_type();
+            use datafusion::arrow::datatypes::DataType as T;
+            t.is_primitive()
+                || t.is_temporal()
+                || matches!(t, T::Utf8 | T::LargeUtf8 | T::Utf8View | T::Boolean)
+        })
+        .map(|(q, f)| {
+            Expr::Column(datafusion::common::Column::new(q.cloned(), f.name())).sort(true, false)
+        })
+        .collect();
+    let plan = failing
+        .sort(order)
+        .and_then(|b| b.limit(0, Some(limit)))
+        .and_then(|b| b.build())
+        .map_err(df_err)?;
     let batches = collect(session, plan).await?;
     let rows = values::rows_as_json(&batches)?;
     // Show the columns the check looks at first: they explain the failure.

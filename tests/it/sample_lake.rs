@@ -387,3 +387,29 @@ fn never_writes_to_the_lake() {
     dq(&repo(), &["validate", "-q"]);
     assert_eq!(before, snapshot());
 }
+
+/// Failing examples are the first failing rows in value order: two runs (with their own
+/// thread interleavings) show the same rows.
+#[test]
+fn failing_examples_are_the_same_on_every_run() {
+    let examples = || {
+        let run = dq(&repo(), &["validate", "--format", "json", "--output", "-"]);
+        let report = run.json();
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].clone(), c["sample_failures"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let first = examples();
+    assert!(
+        first
+            .iter()
+            .filter(|(_, s)| s.as_array().is_some_and(|a| !a.is_empty()))
+            .count()
+            >= 5
+    );
+    assert_eq!(first, examples());
+    assert_eq!(first, examples());
+}
