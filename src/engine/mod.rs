@@ -23,6 +23,7 @@ use crate::rules::{CompileContext, Compiled, FailingRows, Observed, Outcome};
 
 pub mod count_true;
 pub mod dataset;
+pub mod formats;
 pub mod fused;
 pub mod listing;
 pub mod row_checks;

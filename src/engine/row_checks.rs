@@ -102,7 +102,10 @@ pub fn call(
     ));
     let mut checks = simplified
         .into_iter()
-        .map(|p| Check::new(state.create_physical_expr(p, &arg_schema)?, &schema))
+        .map(|p| {
+            let expr = super::formats::rewrite(state.create_physical_expr(p, &arg_schema)?)?;
+            Check::new(expr, &schema)
+        })
         .collect::<Result<Vec<_>>>()?;
     // Finding distinct values costs about what one cheap predicate does: it pays off from
     // the second check that reads the column alone.
