@@ -14,7 +14,7 @@ use datafusion::common::scalar::ScalarStructBuilder;
 use datafusion::common::{Result, ScalarValue, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Signature, Volatility,
 };
 
 pub const NAME: &str = "dq_count_true";
@@ -22,12 +22,6 @@ pub const NAME: &str = "dq_count_true";
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct CountTrue {
     signature: Signature,
-}
-
-fn fields(n: usize) -> Fields {
-    (0..n)
-        .map(|i| Field::new(format!("c{i}"), DataType::Int64, false))
-        .collect()
 }
 
 impl AggregateUDFImpl for CountTrue {
@@ -46,67 +40,103 @@ impl AggregateUDFImpl for CountTrue {
         {
             return internal_err!("{NAME} takes boolean predicates, got {arg_types:?}");
         }
-        Ok(DataType::Struct(fields(arg_types.len())))
+        Ok(DataType::Struct(PackedCounts::fields(arg_types.len())))
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Counts {
-            counts: vec![0; args.exprs.len()],
-        }))
+        Ok(Box::new(Counts(PackedCounts::new(args.exprs.len()))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok((0..args.input_fields.len())
-            .map(|i| Arc::new(Field::new(format!("c{i}"), DataType::Int64, false)))
+        Ok(PackedCounts::fields(args.input_fields.len())
+            .iter()
+            .cloned()
             .collect())
     }
 }
 
+/// Per-predicate row counts: the state and the result (a struct of Int64 fields `c0…cn`)
+/// of both `dq_count_true` and [`super::row_checks`], so the fused scan reads either alike.
 #[derive(Debug)]
-struct Counts {
-    counts: Vec<i64>,
+pub struct PackedCounts(pub Vec<i64>);
+
+impl PackedCounts {
+    pub fn new(n: usize) -> PackedCounts {
+        PackedCounts(vec![0; n])
+    }
+
+    pub fn fields(n: usize) -> Fields {
+        (0..n)
+            .map(|i| Field::new(format!("c{i}"), DataType::Int64, false))
+            .collect()
+    }
+
+    pub fn merge(&mut self, states: &[ArrayRef]) {
+        for (count, s) in self.0.iter_mut().zip(states) {
+            *count += s.as_primitive::<Int64Type>().values().iter().sum::<i64>();
+        }
+    }
+
+    pub fn state(&self) -> Vec<ScalarValue> {
+        self.0
+            .iter()
+            .map(|c| ScalarValue::Int64(Some(*c)))
+            .collect()
+    }
+
+    pub fn evaluate(&self) -> Result<ScalarValue> {
+        let mut builder = ScalarStructBuilder::new();
+        for (field, c) in Self::fields(self.0.len()).iter().zip(&self.0) {
+            builder = builder.with_scalar(field.as_ref().clone(), ScalarValue::Int64(Some(*c)));
+        }
+        builder.build()
+    }
+
+    pub fn size(&self) -> usize {
+        self.0.capacity() * 8
+    }
 }
+
+/// Rows for which a predicate's value is true (NULL is not true).
+pub fn true_rows(value: ColumnarValue, rows: usize) -> Result<i64> {
+    match value {
+        ColumnarValue::Array(a) => match a.as_boolean_opt() {
+            Some(b) => Ok(b.true_count() as i64),
+            None if a.data_type() == &DataType::Null => Ok(0),
+            None => internal_err!("predicate is {}, not boolean", a.data_type()),
+        },
+        ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))) => Ok(rows as i64),
+        ColumnarValue::Scalar(ScalarValue::Boolean(_) | ScalarValue::Null) => Ok(0),
+        ColumnarValue::Scalar(s) => internal_err!("predicate is {}, not boolean", s.data_type()),
+    }
+}
+
+#[derive(Debug)]
+struct Counts(PackedCounts);
 
 impl Accumulator for Counts {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        for (count, v) in self.counts.iter_mut().zip(values) {
-            match v.as_boolean_opt() {
-                Some(b) => *count += b.true_count() as i64,
-                None if v.data_type() == &DataType::Null => {}
-                None => return internal_err!("{NAME}: argument is {}, not boolean", v.data_type()),
-            }
+        for (count, v) in self.0.0.iter_mut().zip(values) {
+            *count += true_rows(ColumnarValue::Array(Arc::clone(v)), v.len())?;
         }
         Ok(())
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        for (count, s) in self.counts.iter_mut().zip(states) {
-            *count += s.as_primitive::<Int64Type>().values().iter().sum::<i64>();
-        }
+        self.0.merge(states);
         Ok(())
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(self
-            .counts
-            .iter()
-            .map(|c| ScalarValue::Int64(Some(*c)))
-            .collect())
+        Ok(self.0.state())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mut builder = ScalarStructBuilder::new();
-        for (i, c) in self.counts.iter().enumerate() {
-            builder = builder.with_scalar(
-                Field::new(format!("c{i}"), DataType::Int64, false),
-                ScalarValue::Int64(Some(*c)),
-            );
-        }
-        builder.build()
+        self.0.evaluate()
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.counts.capacity() * 8
+        std::mem::size_of_val(self) + self.0.size()
     }
 }
 

@@ -23,21 +23,18 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
+use super::count_true::{PackedCounts, true_rows};
 use datafusion::arrow::array::{
     Array, ArrayAccessor, ArrayRef, AsArray, LargeStringArray, RecordBatch, RecordBatchOptions,
     StringArray, StringViewArray, UInt32Array,
 };
-use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Fields, Int64Type, Schema, SchemaRef,
-};
-use datafusion::common::scalar::ScalarStructBuilder;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, HashMap, Result, ScalarValue, internal_err, plan_err};
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, Operator, Signature,
-    Volatility, lit,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Expr, Operator, Signature, Volatility, lit,
 };
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{self as phys, BinaryExpr, IsNotNullExpr, IsNullExpr};
@@ -242,12 +239,6 @@ impl std::hash::Hash for RowChecks {
     }
 }
 
-fn fields(n: usize) -> Fields {
-    (0..n)
-        .map(|i| Field::new(format!("c{i}"), DataType::Int64, false))
-        .collect()
-}
-
 impl AggregateUDFImpl for RowChecks {
     fn name(&self) -> &str {
         NAME
@@ -258,13 +249,15 @@ impl AggregateUDFImpl for RowChecks {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Struct(fields(self.plan.checks.len())))
+        Ok(DataType::Struct(PackedCounts::fields(
+            self.plan.checks.len(),
+        )))
     }
 
     fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(Counts {
             plan: Arc::clone(&self.plan),
-            counts: vec![0; self.plan.checks.len()],
+            counts: PackedCounts::new(self.plan.checks.len()),
             many_distinct: vec![0; self.plan.schema.fields().len()],
             seen: (0..self.plan.schema.fields().len())
                 .map(|_| ValueIds::default())
@@ -274,14 +267,17 @@ impl AggregateUDFImpl for RowChecks {
     }
 
     fn state_fields(&self, _args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(fields(self.plan.checks.len()).iter().cloned().collect())
+        Ok(PackedCounts::fields(self.plan.checks.len())
+            .iter()
+            .cloned()
+            .collect())
     }
 }
 
 #[derive(Debug)]
 struct Counts {
     plan: Arc<Plan>,
-    counts: Vec<i64>,
+    counts: PackedCounts,
     /// Per argument column: batches in which it had too many distinct values.
     many_distinct: Vec<u32>,
     /// Per argument column: the values the distinct path has met, numbered.
@@ -295,6 +291,8 @@ struct Counts {
 #[derive(Debug, Default)]
 struct ValueIds {
     ids: HashMap<Box<str>, u32>,
+    /// Heap held by `ids`, kept as values are added: `size()` is asked after every batch.
+    bytes: usize,
 }
 
 /// At most this many values are numbered per column; later ones are evaluated per batch.
@@ -310,6 +308,7 @@ impl ValueIds {
             return None;
         }
         self.ids.insert(value.into(), next as u32);
+        self.bytes += value.len() + 32;
         Some(next as u32)
     }
 }
@@ -331,7 +330,7 @@ impl Accumulator for Counts {
             .plan
             .checks
             .iter()
-            .zip(self.counts.iter_mut())
+            .zip(self.counts.0.iter_mut())
             .zip(self.memo.iter_mut())
         {
             if check
@@ -356,66 +355,32 @@ impl Accumulator for Counts {
                     continue;
                 }
             }
-            *count += count_true(check.expr.evaluate(&batch)?, rows)?;
+            *count += true_rows(check.expr.evaluate(&batch)?, rows)?;
         }
         Ok(())
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        for (count, s) in self.counts.iter_mut().zip(states) {
-            *count += s.as_primitive::<Int64Type>().values().iter().sum::<i64>();
-        }
+        self.counts.merge(states);
         Ok(())
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(self
-            .counts
-            .iter()
-            .map(|c| ScalarValue::Int64(Some(*c)))
-            .collect())
+        Ok(self.counts.state())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mut builder = ScalarStructBuilder::new();
-        for (i, c) in self.counts.iter().enumerate() {
-            builder = builder.with_scalar(
-                Field::new(format!("c{i}"), DataType::Int64, false),
-                ScalarValue::Int64(Some(*c)),
-            );
-        }
-        builder.build()
+        self.counts.evaluate()
     }
 
     fn size(&self) -> usize {
-        let remembered: usize = self
-            .seen
-            .iter()
-            .flat_map(|s| s.ids.keys())
-            .map(|k| k.len() + 32)
-            .sum();
+        let remembered: usize = self.seen.iter().map(|s| s.bytes).sum();
         let memos: usize = self.memo.iter().map(|(m, _)| m.capacity()).sum();
         std::mem::size_of_val(self)
-            + self.counts.capacity() * 8
+            + self.counts.size()
             + self.many_distinct.capacity() * 4
             + remembered
             + memos
-    }
-}
-
-/// Rows for which a predicate's value is true (NULL is not true).
-fn count_true(value: ColumnarValue, rows: usize) -> Result<i64> {
-    match value {
-        ColumnarValue::Array(a) => match a.as_boolean_opt() {
-            Some(b) => Ok(b.true_count() as i64),
-            None if a.data_type() == &DataType::Null => Ok(0),
-            None => internal_err!("{NAME}: predicate is {}, not boolean", a.data_type()),
-        },
-        ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))) => Ok(rows as i64),
-        ColumnarValue::Scalar(ScalarValue::Boolean(_) | ScalarValue::Null) => Ok(0),
-        ColumnarValue::Scalar(s) => {
-            internal_err!("{NAME}: predicate is {}, not boolean", s.data_type())
-        }
     }
 }
 
@@ -836,6 +801,7 @@ mod tests {
     use datafusion::arrow::array::{
         Float64Array, Int32Array, Int64Array, StructArray, TimestampMicrosecondArray,
     };
+    use datafusion::arrow::datatypes::Int64Type;
     use datafusion::datasource::MemTable;
     use datafusion::logical_expr::LogicalPlanBuilder;
     use datafusion::prelude::{SessionConfig, SessionContext};

@@ -160,6 +160,26 @@ fn comparable(report: &serde_json::Value) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The project validated locally and in its `remote` environment: both reports, after
+/// checking they have the same exit code and the same results check for check.
+fn local_and_remote(dir: &Path, env: &[(&str, &str)]) -> (serde_json::Value, serde_json::Value) {
+    let local = dq_env(dir, &["validate", "--format", "json"], &[]);
+    let remote = dq_env(
+        dir,
+        &["validate", "--env", "remote", "--format", "json"],
+        env,
+    );
+    assert_eq!(
+        local.code, remote.code,
+        "{}\n{}",
+        remote.stdout, remote.stderr
+    );
+    let (l, r) = (local.json(), remote.json());
+    assert_valid_report(&r);
+    assert_eq!(comparable(&l), comparable(&r));
+    (l, r)
+}
+
 fn s3_env(ep: &str) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID", "test".to_string()),
@@ -186,20 +206,7 @@ fn s3_report_equals_local_report() {
         &prefix,
     ));
     let env = s3_env(&ep);
-    let local = dq_env(dir.path(), &["validate", "--format", "json"], &[]);
-    let remote = dq_env(
-        dir.path(),
-        &["validate", "--env", "remote", "--format", "json"],
-        &as_refs(&env),
-    );
-    assert_eq!(
-        local.code, remote.code,
-        "{}\n{}",
-        remote.stdout, remote.stderr
-    );
-    let (l, r) = (local.json(), remote.json());
-    assert_valid_report(&r);
-    assert_eq!(comparable(&l), comparable(&r));
+    let (l, r) = local_and_remote(dir.path(), &as_refs(&env));
     assert_eq!(
         r["datasets"][0]["url"],
         format!("s3://dq-test/{prefix}/silver/orders/")
@@ -303,20 +310,7 @@ fn azure_report_equals_local_report() {
         ("AZURE_STORAGE_USE_EMULATOR", "true"),
         ("AZURITE_BLOB_STORAGE_URL", ep.as_str()),
     ];
-    let local = dq_env(dir.path(), &["validate", "--format", "json"], &[]);
-    let remote = dq_env(
-        dir.path(),
-        &["validate", "--env", "remote", "--format", "json"],
-        &env,
-    );
-    assert_eq!(
-        local.code, remote.code,
-        "{}\n{}",
-        remote.stdout, remote.stderr
-    );
-    let (l, r) = (local.json(), remote.json());
-    assert_valid_report(&r);
-    assert_eq!(comparable(&l), comparable(&r));
+    let (_, r) = local_and_remote(dir.path(), &env);
     assert_eq!(r["datasets"][0]["files"], 5, "{}", r["datasets"]);
 
     // A wrong account key is access denied (exit 3), and the key is never printed.

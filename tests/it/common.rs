@@ -5,6 +5,22 @@ use std::process::{Command, Output};
 
 pub const DQ: &str = env!("CARGO_BIN_EXE_dq");
 
+/// `rules` (one layer file) loaded and prepared against the lake under `dir/lake` in a
+/// fresh session, for tests that look at the plan or change the lake before the scan.
+pub async fn prepare_rules(
+    dir: &Path,
+    rules: &str,
+) -> (datafusion::prelude::SessionContext, dq::engine::Prepared) {
+    let rules =
+        dq::config::rules::load_sources(&[(dir.join("rules.yaml"), rules.to_string())]).unwrap();
+    let options = dq::engine::RunOptions::new(dir, "lake");
+    let session = dq::engine::session(None).unwrap();
+    let prepared = dq::engine::prepare(&session, &rules, &options)
+        .await
+        .unwrap();
+    (session, prepared)
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

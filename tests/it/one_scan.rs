@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::physical_plan::{ExecutionPlan, displayable};
 
-use crate::common::{Project, silver_orders};
+use crate::common::{Project, prepare_rules, silver_orders};
 
 fn count_scans(plan: &Arc<dyn ExecutionPlan>) -> usize {
     let own = usize::from(plan.name() == "DataSourceExec");
@@ -120,16 +120,9 @@ fn not_null_on_a_column_without_nulls_is_answered_by_statistics() {
         .unwrap();
     }
     let text = "layer: test\ndatasets:\n  - name: t\n    checks:\n      - not_null: { name: full, columns: [full] }\n      - not_null: { name: holey, columns: [holey], max_failed: 10 }\n";
-    let rules =
-        dq::config::rules::load_sources(&[(dir.path().join("rules.yaml"), text.to_string())])
-            .unwrap();
-    let options = dq::engine::RunOptions::new(dir.path(), "lake");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let session = dq::engine::session(None).unwrap();
-        let prepared = dq::engine::prepare(&session, &rules, &options)
-            .await
-            .unwrap();
+        let (session, prepared) = prepare_rules(dir.path(), text).await;
         let d = &prepared.datasets[0];
         assert_eq!(d.facts.null_free_columns, vec!["full".to_string()]);
         let scan_line = |null_free: &[String]| {

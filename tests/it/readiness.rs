@@ -182,21 +182,12 @@ print(json.dumps({"junit": cases, "names": names, "metrics": {k: len(v) for k, v
                   "go": metrics["dq_readiness_go"][0][1],
                   "passed": sum(v for _, v in metrics["dq_check_passed"])}))
 "#;
-    let out = Command::new(python())
-        .args([
-            "-c",
-            script,
-            junit.to_str().unwrap(),
-            prom.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parsed = json_from(Command::new(python()).args([
+        "-c",
+        script,
+        junit.to_str().unwrap(),
+        prom.to_str().unwrap(),
+    ]));
     let checks = json["checks"].as_array().unwrap().len();
     let matrix = json["readiness"]["matrix"].as_array().unwrap().len();
     assert_eq!(parsed["junit"]["tests"], checks + matrix, "{parsed}");
@@ -301,20 +292,14 @@ fn dagster_records_one_asset_check_result_per_dq_check() {
     let python = std::env::var("DQ_TEST_DAGSTER_PYTHON")
         .expect("DQ_TEST_DAGSTER_PYTHON is not set: run through `make test`");
     let package = repo().join("integrations/dagster");
-    let out = Command::new(python)
-        .arg(package.join("test_dagster_dq.py"))
-        .arg(crate::common::DQ)
-        .arg(repo())
-        .env("PYTHONPATH", &package)
-        .env("DAGSTER_HOME", tempfile::tempdir().unwrap().keep())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let r = json_from(
+        Command::new(python)
+            .arg(package.join("test_dagster_dq.py"))
+            .arg(crate::common::DQ)
+            .arg(repo())
+            .env("PYTHONPATH", &package)
+            .env("DAGSTER_HOME", tempfile::tempdir().unwrap().keep()),
     );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         r["success"], true,
         "asset check failures do not fail the run"
@@ -346,4 +331,15 @@ fn dagster_records_one_asset_check_result_per_dq_check() {
             .unwrap()
             .contains("column `revenu` is not in dataset gold.daily_revenue")
     );
+}
+
+/// Runs a consumer of dq's output (a Python script) and parses the JSON it prints.
+fn json_from(command: &mut Command) -> serde_json::Value {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -7,7 +7,7 @@ use object_store::ObjectStoreExt;
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;
 
-use crate::common::{Project, silver_orders};
+use crate::common::{Project, prepare_rules, silver_orders};
 
 #[test]
 fn file_url_lake_gives_the_same_report_as_a_path() {
@@ -106,15 +106,10 @@ fn object_vanishing_mid_run_is_a_runtime_error_and_the_rest_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     dq::sample::generate_with(&dir.path().join("lake"), 1000, 4, false).unwrap();
     let text = silver_orders(&["row_count: { min: 1 }", "range: { column: amount, min: 0 }"]);
-    let rules = dq::config::rules::load_sources(&[(dir.path().join("silver.yaml"), text)]).unwrap();
-    let options = dq::engine::RunOptions::new(dir.path(), "lake");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let session = dq::engine::session(None).unwrap();
         // Listed and planned; then a file disappears before the scan.
-        let prepared = dq::engine::prepare(&session, &rules, &options)
-            .await
-            .unwrap();
+        let (session, prepared) = prepare_rules(dir.path(), &text).await;
         std::fs::remove_file(
             dir.path()
                 .join("lake/silver/orders/date=2026-11-15/part-0.parquet"),
@@ -147,14 +142,9 @@ fn the_scan_reads_the_run_s_own_listing() {
         "    partitioning: [{ name: date, type: date }]\n",
         "    partitioning: [{ name: date, type: date }]\n    scope: \"date >= '2026-11-18'\"\n",
     );
-    let rules = dq::config::rules::load_sources(&[(dir.path().join("silver.yaml"), text)]).unwrap();
-    let options = dq::engine::RunOptions::new(dir.path(), "lake");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let session = dq::engine::session(None).unwrap();
-        let prepared = dq::engine::prepare(&session, &rules, &options)
-            .await
-            .unwrap();
+        let (session, prepared) = prepare_rules(dir.path(), &text).await;
         let orders = dir.path().join("lake/silver/orders");
         std::fs::copy(
             orders.join("date=2026-11-19/part-0.parquet"),
