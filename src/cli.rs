@@ -192,7 +192,21 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     init_logging(&cli.global);
     let json_logs = cli.global.log_format == LogFormat::Json;
-    match run(cli) {
+    // A panic is caught where it happens (a dataset's error) or here (exit 3); either way the
+    // user gets one clear line instead of Rust's panic message.
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        std::panic::set_hook(Box::new(|info| {
+            tracing::debug!("panic: {info}");
+        }));
+    }
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)))
+        .unwrap_or_else(|payload| {
+            Err(DqError::Runtime(format!(
+                "internal error: {} (please report this with the input that caused it)",
+                crate::engine::contain::panic_message(payload.as_ref())
+            )))
+        });
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             let code = e.exit_code();
@@ -368,8 +382,23 @@ fn validate(global: &GlobalArgs, args: ValidateArgs, verb: &str) -> Result<i32, 
     Ok(report.exit_code)
 }
 
-/// Writes through a temporary file and a rename, so readers never see half a report.
+/// Writes a report. A regular file (or a path that does not exist yet) is written through
+/// a temporary file beside it, flushed, then renamed over it, so readers never see half a
+/// report. Anything else — `/dev/null`, `/dev/stdout`, a FIFO — is written directly: a
+/// rename would replace the device with a regular file. A directory is refused before
+/// anything is written.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(std::io::Error::other("it is a directory"));
+        }
+        Ok(meta) if !meta.is_file() => {
+            let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+            return f.write_all(bytes).and_then(|_| f.flush());
+        }
+        _ => {}
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -377,10 +406,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 fn lint(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
@@ -573,4 +610,33 @@ and `description`; row-level checks also accept `max_failed` and `max_failed_fra
         out.push_str(&format!("## {}\n\n{}\n\n", k.name, k.doc()));
     }
     out
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::write_atomically;
+
+    #[test]
+    fn regular_files_are_replaced_and_special_files_written_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("report.json");
+        write_atomically(&file, b"one").unwrap();
+        write_atomically(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+        // A directory: refused, and nothing left behind.
+        let e = write_atomically(dir.path(), b"x").unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(write_atomically(&sub, b"x").is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
+        // /dev/null stays a device.
+        write_atomically(std::path::Path::new("/dev/null"), b"x").unwrap();
+        let meta = std::fs::metadata("/dev/null").unwrap();
+        assert!(!meta.is_file(), "/dev/null became a regular file");
+    }
 }

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// The longest duration dq accepts: 100 years. Longer ones mean nothing for freshness,
+/// timeouts or windows, and would overflow the clocks they are added to.
+pub const MAX: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// Parses a duration such as `24h`, `1h30m`, `500ms`, `7d` or `2w`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
@@ -39,7 +43,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 ));
             }
         };
-        total += Duration::from_secs_f64(number * seconds);
+        let part = Duration::try_from_secs_f64(number * seconds)
+            .ok()
+            .and_then(|part| total.checked_add(part))
+            .filter(|t| *t <= MAX);
+        total = part.ok_or_else(|| format!("duration `{text}` is too long (at most 100 years)"))?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -90,6 +98,22 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("24").is_err());
         assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn huge_durations_are_errors_not_panics() {
+        for text in [
+            "99999999999999999999d",
+            "1e400s",
+            "36501d",
+            "99999999999w1s",
+            "36500d1d",
+        ] {
+            let e = parse_duration(text).expect_err(text);
+            assert!(e.contains(text), "{text}: {e}");
+        }
+        assert_eq!(parse_duration("36500d").unwrap(), MAX);
+        assert!(parse_duration("1.5.5s").is_err());
     }
 
     #[test]

@@ -27,7 +27,8 @@ impl Context {
     /// Loads the project's environment and rules; config errors are exit 2.
     pub fn load(project: Project, env: Option<&str>, as_of: Option<&str>) -> Result<Context> {
         let (env_name, environment) = project.environment(env)?;
-        let kafka = environment.kafka.clone().map(|k| k.expanded());
+        // `${VAR}`s are expanded when streams run, so `dq validate` does not need them.
+        let kafka = environment.kafka.clone();
         let as_of: DateTime<Utc> = match as_of.or(environment.as_of.as_deref()) {
             Some(text) => crate::time::parse_instant(text)
                 .map_err(|e| DqError::Usage(format!("--as-of: {e}")))?,
@@ -111,7 +112,18 @@ impl Context {
                 "no streams are configured (add `streams:` to a file under rules/)".into(),
             ));
         }
-        let kafka = match (&self.kafka, want_streams && !self.rules.streams.is_empty()) {
+        let expanded = match (&self.kafka, want_streams && !self.rules.streams.is_empty()) {
+            (Some(k), true) => Some(k.clone().expanded().map_err(|e| {
+                DqError::Config(vec![crate::error::Diagnostic::new(
+                    &self.project.file,
+                    0,
+                    0,
+                    format!("environment `{}`: {e}", self.env_name),
+                )])
+            })?),
+            _ => None,
+        };
+        let kafka = match (&expanded, want_streams && !self.rules.streams.is_empty()) {
             (Some(k), true) => Some(k),
             (None, true) if mode == Mode::Streams => {
                 return Err(DqError::Usage(format!(

@@ -60,31 +60,39 @@ pub struct KafkaSettings {
 impl KafkaSettings {
     /// Expands `${VAR}` and `${VAR:-default}` in the broker list and the options, so one
     /// dq.yaml can point at brokers chosen by the environment and keep secrets out of it.
-    pub fn expanded(mut self) -> KafkaSettings {
-        self.brokers = expand_env(&self.brokers);
-        for v in self.options.values_mut() {
-            *v = expand_env(v);
+    /// A variable that is not set and has no default is an error that names it.
+    pub fn expanded(mut self) -> std::result::Result<KafkaSettings, String> {
+        self.brokers = expand_env(&self.brokers).map_err(|e| format!("kafka.brokers: {e}"))?;
+        for (k, v) in self.options.iter_mut() {
+            *v = expand_env(v).map_err(|e| format!("kafka.options.{k}: {e}"))?;
         }
-        self
+        Ok(self)
     }
 }
 
-pub fn expand_env(text: &str) -> String {
+/// `text` with `${VAR}` and `${VAR:-default}` replaced by the environment's values.
+pub fn expand_env(text: &str) -> std::result::Result<String, String> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let Some(end) = rest[start..].find('}') else {
-            out.push_str(&rest[start..]);
-            return out;
+            return Err(format!("unclosed `${{` in `{text}`"));
         };
         let inner = &rest[start + 2..start + end];
-        let (name, default) = inner.split_once(":-").unwrap_or((inner, ""));
-        out.push_str(&std::env::var(name).unwrap_or_else(|_| default.to_string()));
+        let value = match inner.split_once(":-") {
+            Some((name, default)) => std::env::var(name).unwrap_or_else(|_| default.to_string()),
+            None => std::env::var(inner).map_err(|_| {
+                format!(
+                    "environment variable `{inner}` is not set (write `${{{inner}:-default}}` for a default)"
+                )
+            })?,
+        };
+        out.push_str(&value);
         rest = &rest[start + end + 1..];
     }
     out.push_str(rest);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -92,11 +100,21 @@ mod tests {
     #[test]
     fn expands_variables_with_defaults() {
         assert_eq!(
-            super::expand_env("${DQ_SURELY_UNSET_VAR:-127.0.0.1:9092}"),
+            super::expand_env("${DQ_SURELY_UNSET_VAR:-127.0.0.1:9092}").unwrap(),
             "127.0.0.1:9092"
         );
-        assert_eq!(super::expand_env("a-${DQ_SURELY_UNSET_VAR}-b"), "a--b");
-        assert_eq!(super::expand_env("plain"), "plain");
+        assert_eq!(
+            super::expand_env("a-${DQ_SURELY_UNSET_VAR:-}-b").unwrap(),
+            "a--b"
+        );
+        assert_eq!(super::expand_env("plain").unwrap(), "plain");
+    }
+
+    #[test]
+    fn an_unset_variable_is_an_error_naming_it() {
+        let e = super::expand_env("a-${DQ_SURELY_UNSET_VAR}-b").unwrap_err();
+        assert!(e.contains("`DQ_SURELY_UNSET_VAR` is not set"), "{e}");
+        assert!(super::expand_env("${DQ_SURELY_UNSET_VAR").is_err());
     }
 }
 
@@ -137,7 +155,7 @@ impl Project {
     }
 
     pub fn load(file: &Path) -> Result<Project> {
-        let text = std::fs::read_to_string(file)
+        let text = super::read_text(file)
             .map_err(|e| DqError::Usage(format!("cannot read config {}: {e}", file.display())))?;
         let config: ProjectFile = yaml::parse(file, &text).map_err(|d| DqError::Config(vec![d]))?;
         let root = file

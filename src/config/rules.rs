@@ -223,10 +223,18 @@ pub fn load_dir(dir: &Path) -> Result<RuleSet, Vec<Diagnostic>> {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
         .collect();
     files.sort();
+    if files.is_empty() {
+        return Err(vec![Diagnostic::new(
+            dir,
+            0,
+            0,
+            "no rule files (*.yaml) in the rules directory: nothing would be checked",
+        )]);
+    }
     let mut sources = Vec::new();
     let mut problems = Vec::new();
     for file in files {
-        match std::fs::read_to_string(&file) {
+        match super::read_text(&file) {
             Ok(text) => sources.push((file, text)),
             Err(e) => problems.push(Diagnostic::new(&file, 0, 0, format!("cannot read: {e}"))),
         }
@@ -383,6 +391,13 @@ pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<RuleSet, Vec<Diagno
             let (line, column) = yaml::position(&rec);
             let here = at(line, column);
             match serde_json::from_value::<ReconciliationSpec>(rec.value) {
+                Ok(spec) if spec.tolerance.problem().is_some() => {
+                    problems.push(here.diagnostic(format!(
+                        "reconciliation `{}`: {}",
+                        spec.name,
+                        spec.tolerance.problem().unwrap_or_default()
+                    )))
+                }
                 Ok(spec) => set.reconciliations.push(Reconciliation {
                     layer: layer_name.clone(),
                     spec,

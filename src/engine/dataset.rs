@@ -1,12 +1,13 @@
 //! Resolving a dataset: listing its files, reading its schema from Parquet footers, and
 //! registering it as the table `layer.name`. Nothing here reads data pages.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::TableReference;
-use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -14,11 +15,12 @@ use datafusion::datasource::listing::{
 use datafusion::execution::cache::TableScopedPath;
 use datafusion::execution::cache::cache_manager::CachedFileList;
 use datafusion::prelude::SessionContext;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::ObjectMeta;
 use serde::Serialize;
 
-use crate::config::rules::DatasetSpec;
+use crate::config::rules::{DatasetSpec, PartitionColumn};
+use crate::engine::footers;
 use crate::engine::listing::{self, PartitionFilter};
 use crate::engine::store;
 
@@ -30,12 +32,113 @@ pub struct DatasetFacts {
     pub files: usize,
     pub bytes: u64,
     pub newest_object: Option<DateTime<Utc>>,
+    /// Objects under the dataset's path that were not read, by reason (empty when none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, usize>,
     /// Nullable columns whose Parquet statistics prove they hold no NULL in any listed file.
     #[serde(skip)]
     pub null_free_columns: Vec<String>,
 }
 
-/// Lists, infers the schema of, and registers one dataset as `layer.name`. With a
+impl DatasetFacts {
+    pub fn skipped_files(&self) -> usize {
+        self.skipped.values().sum()
+    }
+}
+
+/// Why an object under a dataset's path is not one of its files, or None if it is.
+/// Hidden and temporary names (`_`- or `.`-prefixed, as Spark, Hive and Delta write them:
+/// `_SUCCESS`, `_temporary/`, `_delta_log/`, `.part-0.crc`) are skipped, as are objects not
+/// named `*.parquet`; every other file below the path is read, in any subfolder.
+fn skip_reason(relative: &str, partitions: &[PartitionColumn]) -> Option<&'static str> {
+    let segments: Vec<&str> = relative.split('/').filter(|s| !s.is_empty()).collect();
+    if segments
+        .iter()
+        .any(|s| s.starts_with('_') || s.starts_with('.'))
+    {
+        return Some("hidden or temporary (name starts with `_` or `.`)");
+    }
+    if !relative.ends_with(".parquet") {
+        return Some("not named *.parquet");
+    }
+    let folders = &segments[..segments.len().saturating_sub(1)];
+    let in_partitions = partitions.iter().enumerate().all(|(i, p)| {
+        folders
+            .get(i)
+            .and_then(|f| f.split_once('='))
+            .is_some_and(|(k, _)| k == p.name)
+    });
+    if !in_partitions {
+        return Some("outside the partition folders (`name=value/…`)");
+    }
+    None
+}
+
+/// `location` relative to the dataset's `base`.
+fn relative_path(location: &object_store::path::Path, base: &object_store::path::Path) -> String {
+    match location.prefix_match(base) {
+        Some(parts) => parts
+            .map(|p| p.as_ref().to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
+        None => location.to_string(),
+    }
+}
+
+/// The dataset's files among `objects`; the others are counted in `skipped` by reason.
+fn select_files(
+    objects: Vec<ObjectMeta>,
+    base: &object_store::path::Path,
+    partitions: &[PartitionColumn],
+    skipped: &mut BTreeMap<String, usize>,
+) -> Vec<ObjectMeta> {
+    objects
+        .into_iter()
+        .filter(
+            |o| match skip_reason(&relative_path(&o.location, base), partitions) {
+                Some(reason) => {
+                    *skipped.entry(reason.to_string()).or_default() += 1;
+                    false
+                }
+                None => true,
+            },
+        )
+        .collect()
+}
+
+/// The raw text of a Hive partition value, percent-decoded.
+fn partition_text(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .unwrap_or_else(|_| raw.to_string())
+}
+
+/// Spark and Hive write a NULL partition value as this directory value.
+pub const HIVE_NULL: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// Every partition value in the listed paths parses as its column's type (or is Hive's
+/// NULL), so the scan never meets a value it cannot cast; the error names the file.
+fn check_partition_values(relative: &str, partitions: &[PartitionColumn]) -> Result<(), String> {
+    for (folder, p) in relative.split('/').zip(partitions) {
+        let Some((_, raw)) = folder.split_once('=') else {
+            continue;
+        };
+        let value = partition_text(raw);
+        if value == HIVE_NULL || p.data_type == DataType::Utf8 {
+            continue;
+        }
+        if datafusion::common::ScalarValue::try_from_string(value.clone(), &p.data_type).is_err() {
+            return Err(format!(
+                "partition folder `{folder}` of {relative}: `{value}` is not a valid {} for partition column `{}`",
+                p.data_type, p.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Lists, reads the footers of, and registers one dataset as `layer.name`. With a
 /// `partition_filter`, only the partition directories it admits are listed and read.
 pub async fn register(
     session: &SessionContext,
@@ -63,31 +166,24 @@ pub async fn register(
         .object_store(&table_url)
         .map_err(|e| format!("{shown}: {e}"))?;
     let cannot_list = |e: String| format!("cannot list {shown}: {}", store::explain(&e));
+    let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
     let objects: Vec<ObjectMeta> = if table_url.is_collection() {
-        let ignore_subdirectory = state
-            .config_options()
-            .execution
-            .listing_table_ignore_subdirectory;
-        let in_table = |objects: Vec<ObjectMeta>| -> Vec<ObjectMeta> {
-            objects
-                .into_iter()
-                .filter(|o| {
-                    o.location.as_ref().ends_with(".parquet")
-                        && table_url.contains(&o.location, ignore_subdirectory)
-                })
-                .collect()
-        };
         let base = table_url.prefix();
         let listing = listing::list(object_store.as_ref(), base, partition_filter)
             .await
             .map_err(|e| cannot_list(e.to_string()))?;
-        let mut objects = in_table(listing.objects);
+        let mut objects = select_files(listing.objects, base, &spec.partitioning, &mut skipped);
         if objects.is_empty() && listing.pruned {
             // Nothing in scope: list everything, for the schema and an empty scoped scan.
+            skipped.clear();
             let whole = listing::list(object_store.as_ref(), base, None)
                 .await
                 .map_err(|e| cannot_list(e.to_string()))?;
-            objects = in_table(whole.objects);
+            objects = select_files(whole.objects, base, &spec.partitioning, &mut skipped);
+        }
+        for o in &objects {
+            check_partition_values(&relative_path(&o.location, base), &spec.partitioning)
+                .map_err(|e| format!("{shown}: {e}"))?;
         }
         // The scan reads this listing instead of listing again.
         if let Some(cache) = state.runtime_env().cache_manager.get_list_files_cache() {
@@ -108,59 +204,59 @@ pub async fn register(
             .map_err(|e| cannot_list(e.to_string()))?
     };
     if objects.is_empty() {
-        return Err(format!("no Parquet files under {shown}"));
+        let why = if skipped.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<String> = skipped.iter().map(|(r, n)| format!("{n} {r}")).collect();
+            format!(" (skipped: {})", parts.join("; "))
+        };
+        return Err(format!("no Parquet files under {shown}{why}"));
     }
     let mut facts = DatasetFacts {
         url: shown.clone(),
         files: objects.len(),
         bytes: objects.iter().map(|o| o.size).sum(),
         newest_object: objects.iter().map(|o| o.last_modified).max(),
+        skipped,
         null_free_columns: vec![],
     };
-    let format = Arc::new(ParquetFormat::default());
-    let non_empty: Vec<_> = objects.iter().filter(|o| o.size > 0).cloned().collect();
-    if non_empty.len() < objects.len() {
-        let empty = objects
-            .iter()
-            .find(|o| o.size == 0)
-            .map(|o| o.location.to_string())
-            .unwrap_or_default();
-        return Err(format!(
-            "corrupt Parquet file {empty}: the file is empty (0 bytes)"
-        ));
-    }
-    let file_schema = format
-        .infer_schema(&state, &object_store, &non_empty)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot read Parquet footers under {shown}: {}",
-                store::explain(&crate::engine::clean_error(&e))
-            )
-        })?;
-    facts.null_free_columns = null_free_columns(
-        &state,
-        format.as_ref(),
-        &object_store,
-        &file_schema,
-        &non_empty,
-    )
-    .await;
-    let partition_cols: Vec<_> = spec
-        .partitioning
-        .iter()
-        .map(|p| (p.name.clone(), p.data_type.clone()))
-        .collect();
-    for (name, _) in &partition_cols {
-        if file_schema.field_with_name(name).is_ok() {
+    let probe = parquet_format(true);
+    let found = footers::read(&state, &probe, &object_store, &objects).await?;
+    facts.null_free_columns = found.null_free.clone();
+    let file_schema = found.schema.clone();
+    for p in &spec.partitioning {
+        if file_schema.field_with_name(&p.name).is_ok() {
             return Err(format!(
-                "partition column `{name}` is also a column inside the Parquet files of {shown}"
+                "partition column `{}` is also a column inside the Parquet files of {shown}",
+                p.name
             ));
         }
     }
+    // Row-group and page pruning judge row groups by their statistics: sound only when
+    // every null count is present and no float column (whose min/max leave NaN out) is in
+    // the scope that gets pushed down.
+    let floats_in_scope = spec.scope.as_deref().is_some_and(|scope| {
+        file_schema.fields().iter().any(|f| {
+            matches!(
+                f.data_type(),
+                DataType::Float16 | DataType::Float32 | DataType::Float64
+            ) && mentions(scope, f.name())
+        })
+    });
+    let format = Arc::new(parquet_format(
+        found.null_counts_complete && !floats_in_scope,
+    ));
+    // Partition values are read as text and typed in a view over the files, where Hive's
+    // `__HIVE_DEFAULT_PARTITION__` becomes NULL (DataFusion would read it as the string, or
+    // fail to cast it for a typed column).
+    let raw_partitions: Vec<(String, DataType)> = spec
+        .partitioning
+        .iter()
+        .map(|p| (p.name.clone(), DataType::Utf8))
+        .collect();
     let options = ListingOptions::new(format)
         .with_file_extension(".parquet")
-        .with_table_partition_cols(partition_cols);
+        .with_table_partition_cols(raw_partitions);
     let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
         .with_schema(file_schema);
@@ -173,48 +269,82 @@ pub async fn register(
             .register_schema(&spec.layer, Arc::new(MemorySchemaProvider::new()))
             .map_err(|e| e.to_string())?;
     }
+    let provider: Arc<dyn datafusion::catalog::TableProvider> = if spec.partitioning.is_empty() {
+        Arc::new(table)
+    } else {
+        Arc::new(
+            typed_partitions(table_ref.clone(), Arc::new(table), &spec.partitioning)
+                .map_err(|e| format!("{shown}: {e}"))?,
+        )
+    };
     session
-        .register_table(table_ref, Arc::new(table))
+        .register_table(table_ref, provider)
         .map_err(|e| e.to_string())?;
     Ok(facts)
 }
 
-/// Nullable columns that every file's statistics report as holding no NULL (exactly).
-/// The footers were just read for the schema and are cached, so this costs no I/O; any
-/// file without exact null counts leaves its columns out.
-async fn null_free_columns(
-    state: &datafusion::execution::session_state::SessionState,
-    format: &ParquetFormat,
-    store: &Arc<dyn object_store::ObjectStore>,
-    schema: &datafusion::arrow::datatypes::SchemaRef,
-    objects: &[ObjectMeta],
-) -> Vec<String> {
-    use datafusion::common::stats::Precision;
-    let nullable: Vec<usize> = (0..schema.fields().len())
-        .filter(|i| schema.field(*i).is_nullable())
-        .collect();
-    if nullable.is_empty() {
-        return vec![];
-    }
-    let stats: Vec<_> = futures::stream::iter(
-        objects
+/// Whether `name` occurs in `text` as a word (a conservative test: a false match only
+/// turns an optimisation off).
+fn mentions(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + name.len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !word(before) && !word(after)
+    })
+}
+
+/// The Parquet reader's options: INT96 timestamps (Spark's legacy type) read at microsecond
+/// precision, which holds every date Spark can write (nanoseconds end in 2262 and would
+/// wrap `9999-12-31` to 1816); pruning on statistics only when they are a proof.
+pub fn parquet_format(statistics_are_proof: bool) -> ParquetFormat {
+    let mut options = datafusion::config::TableParquetOptions::default();
+    options.global.coerce_int96 = Some("us".to_string());
+    options.global.pruning = statistics_are_proof;
+    options.global.enable_page_index = statistics_are_proof;
+    ParquetFormat::default().with_options(options)
+}
+
+/// A view over `table` whose partition columns have their declared types, with Hive's
+/// NULL partition read as NULL.
+fn typed_partitions(
+    reference: TableReference,
+    table: Arc<dyn datafusion::catalog::TableProvider>,
+    partitions: &[PartitionColumn],
+) -> datafusion::error::Result<datafusion::datasource::ViewTable> {
+    use datafusion::logical_expr::{LogicalPlanBuilder, case, cast, lit};
+    let scan = LogicalPlanBuilder::scan(
+        reference,
+        datafusion::datasource::provider_as_source(table),
+        None,
+    )?
+    .build()?;
+    let columns: Vec<datafusion::logical_expr::Expr> =
+        scan.schema()
             .iter()
-            .map(|o| format.infer_stats(state, store, Arc::clone(schema), o)),
-    )
-    .buffer_unordered(32)
-    .collect()
-    .await;
-    nullable
-        .into_iter()
-        .filter(|i| {
-            stats.iter().all(|s| match s {
-                Ok(s) => s
-                    .column_statistics
-                    .get(*i)
-                    .is_some_and(|c| c.null_count == Precision::Exact(0)),
-                Err(_) => false,
+            .map(|(q, f)| {
+                let column = datafusion::logical_expr::Expr::Column(
+                    datafusion::common::Column::new(q.cloned(), f.name()),
+                );
+                Ok(match partitions.iter().find(|p| &p.name == f.name()) {
+                    Some(p) => {
+                        let value = if p.data_type == DataType::Utf8 {
+                            column.clone()
+                        } else {
+                            cast(column.clone(), p.data_type.clone())
+                        };
+                        case(column.eq(lit(HIVE_NULL)))
+                            .when(
+                                lit(true),
+                                lit(datafusion::common::ScalarValue::try_new_null(&p.data_type)?),
+                            )
+                            .otherwise(value)?
+                            .alias(f.name())
+                    }
+                    None => column,
+                })
             })
-        })
-        .map(|i| schema.field(i).name().clone())
-        .collect()
+            .collect::<datafusion::error::Result<_>>()?;
+    let plan = LogicalPlanBuilder::from(scan).project(columns)?.build()?;
+    Ok(datafusion::datasource::ViewTable::new(plan, None))
 }

@@ -21,8 +21,10 @@ use crate::report::{CheckResult, DatasetResult, Status};
 use crate::rules::reconciliation::Tolerance;
 use crate::rules::{CompileContext, Compiled, FailingRows, Observed, Outcome};
 
+pub mod contain;
 pub mod count_true;
 pub mod dataset;
+pub mod footers;
 pub mod formats;
 pub mod fused;
 pub mod listing;
@@ -85,9 +87,20 @@ pub fn clean_error(e: &datafusion::error::DataFusionError) -> String {
 }
 
 pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, DqError> {
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new()
         .with_information_schema(false)
         .with_batch_size(8192);
+    // DataFusion's own statistics shortcuts (answering min/max/count from footers,
+    // replacing a column whose min equals its max by a constant) take a footer's word for
+    // things it does not prove: a missing null count reads as 0, float min/max leave NaN
+    // out. dq proves what it uses from footers itself (see `footers`).
+    config.options_mut().execution.collect_statistics = false;
+    // Every file below a dataset's path is read, in any subfolder (hidden and temporary
+    // names excepted; see `dataset::skip_reason`).
+    config
+        .options_mut()
+        .execution
+        .listing_table_ignore_subdirectory = false;
     // dq lists each dataset once and hands the listing to the scan through this cache;
     // DataFusion's default 1 MiB holds only a few thousand objects.
     let mut runtime = RuntimeEnvBuilder::new().with_cache_manager(
@@ -368,7 +381,11 @@ pub async fn prepare(
             let url = store::dataset_url(&options.project_root, &options.lake, &spec.path);
             let result = match url {
                 Ok(url) => {
-                    dataset::register(session, spec, &url, &options.storage, filter.as_ref()).await
+                    contain::contain(
+                        &format!("the files of {q}"),
+                        dataset::register(session, spec, &url, &options.storage, filter.as_ref()),
+                    )
+                    .await
                 }
                 Err(e) => Err(e),
             };
@@ -768,7 +785,7 @@ pub async fn execute_with_progress(
     let runs = futures::future::join_all(datasets.iter().map(|d| {
         let done = &done;
         async move {
-            let run = run_dataset(session, d, as_of, sample_failures).await;
+            let run = contained_run(session, d, as_of, sample_failures).await;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             progress(n, total, &d.qualified);
             run
@@ -849,6 +866,41 @@ type DatasetRun = (
     Result<Vec<datafusion::common::ScalarValue>, String>,
     Vec<CheckResult>,
 );
+
+/// [`run_dataset`], with a panic inside it reported as the dataset's error and every check
+/// of the dataset as an error (exit 3); other datasets are unaffected.
+async fn contained_run(
+    session: &SessionContext,
+    d: &PreparedDataset,
+    as_of: DateTime<Utc>,
+    sample_failures: usize,
+) -> DatasetRun {
+    let what = format!("dataset {}", d.qualified);
+    match contain::contain(&what, async {
+        Ok(run_dataset(session, d, as_of, sample_failures).await)
+    })
+    .await
+    {
+        Ok(run) => run,
+        Err(message) => {
+            let checks = d
+                .checks
+                .iter()
+                .map(|c| c.meta.error(message.clone(), c.sql.clone()))
+                .collect();
+            let result = DatasetResult {
+                id: d.qualified.clone(),
+                layer: d.layer.clone(),
+                name: d.name.clone(),
+                facts: d.facts.clone(),
+                rows_in_scope: None,
+                scan_ms: None,
+                error: Some(message.clone()),
+            };
+            (result, Err(message), checks)
+        }
+    }
+}
 
 async fn run_dataset(
     session: &SessionContext,

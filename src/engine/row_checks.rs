@@ -581,6 +581,14 @@ impl Key {
         }
     }
 
+    /// `-0.0` as `0.0`: the order IEEE comparison gives non-NaN floats.
+    fn zeros_merged(self) -> Key {
+        match self {
+            Key::Float(f) => Key::Float(if f == 0.0 { 0.0 } else { f }),
+            other => other,
+        }
+    }
+
     fn of_scalar(v: &ScalarValue) -> Option<Key> {
         use ScalarValue as S;
         Some(match v {
@@ -642,14 +650,27 @@ fn bounds(array: &dyn Array) -> Option<(Key, Key)> {
     }
 }
 
+/// Float bounds by total order; a batch holding NaN has none (NaN orders above or below
+/// everything, or compares false, depending on the kernel), so its predicates are
+/// evaluated.
 fn float_bounds(mut values: impl Iterator<Item = f64>) -> Option<(Key, Key)> {
     let first = values.next()?;
-    let (lo, hi) = values.fold((first, first), |(lo, hi), v| {
-        (
-            if v.total_cmp(&lo).is_lt() { v } else { lo },
-            if v.total_cmp(&hi).is_gt() { v } else { hi },
-        )
-    });
+    if first.is_nan() {
+        return None;
+    }
+    let mut lo = first;
+    let mut hi = first;
+    for v in values {
+        if v.is_nan() {
+            return None;
+        }
+        if v.total_cmp(&lo).is_lt() {
+            lo = v;
+        }
+        if v.total_cmp(&hi).is_gt() {
+            hi = v;
+        }
+    }
     Some((Key::Float(lo), Key::Float(hi)))
 }
 
@@ -657,6 +678,7 @@ fn float_bounds(mut values: impl Iterator<Item = f64>) -> Option<(Key, Key)> {
 struct BatchStats<'a> {
     columns: &'a [ArrayRef],
     bounds: Vec<Option<Option<(Key, Key)>>>,
+    nans: Vec<Option<bool>>,
 }
 
 impl<'a> BatchStats<'a> {
@@ -664,6 +686,7 @@ impl<'a> BatchStats<'a> {
         BatchStats {
             columns,
             bounds: vec![None; columns.len()],
+            nans: vec![None; columns.len()],
         }
     }
 
@@ -673,6 +696,28 @@ impl<'a> BatchStats<'a> {
 
     fn rows(&self) -> usize {
         self.columns[0].len()
+    }
+
+    /// Whether the column may hold a NaN (true for anything but a float column without).
+    fn has_nan(&mut self, c: usize) -> bool {
+        use datafusion::arrow::datatypes::{Float32Type, Float64Type};
+        *self.nans[c].get_or_insert_with(|| {
+            let a = self.columns[c].as_ref();
+            match a.data_type() {
+                DataType::Float64 => a
+                    .as_primitive::<Float64Type>()
+                    .iter()
+                    .flatten()
+                    .any(f64::is_nan),
+                DataType::Float32 => a
+                    .as_primitive::<Float32Type>()
+                    .iter()
+                    .flatten()
+                    .any(f32::is_nan),
+                DataType::Float16 => true,
+                _ => !a.data_type().is_integer() && !a.data_type().is_temporal(),
+            }
+        })
     }
 
     fn bounds(&mut self, c: usize) -> Option<(Key, Key)> {
@@ -691,6 +736,8 @@ enum Guard {
     Any(Vec<Guard>),
     IsNull(usize),
     IsNotNull(usize),
+    /// `isnan(column)` on a float column.
+    IsNan(usize),
     /// `column <op> value`, with `op` one of `< <= > >= =`.
     Compare {
         column: usize,
@@ -714,6 +761,14 @@ impl Guard {
         }
         if let Some(e) = expr.downcast_ref::<IsNotNullExpr>() {
             return column_of(e.arg().as_ref()).map(Guard::IsNotNull);
+        }
+        if let Some(f) = expr.downcast_ref::<datafusion::physical_expr::ScalarFunctionExpr>() {
+            if f.name() == "isnan" {
+                if let [arg] = f.args() {
+                    return column_of(arg.as_ref()).map(Guard::IsNan);
+                }
+            }
+            return None;
         }
         let b = expr.downcast_ref::<BinaryExpr>()?;
         match b.op() {
@@ -763,6 +818,7 @@ impl Guard {
             Guard::Any(parts) => parts.iter().all(|g| g.excludes_all(stats)),
             Guard::IsNull(c) => stats.nulls(*c) == 0,
             Guard::IsNotNull(c) => stats.nulls(*c) == stats.rows(),
+            Guard::IsNan(c) => !stats.has_nan(*c),
             Guard::Compare { column, op, value } => {
                 if stats.nulls(*column) == stats.rows() {
                     return true; // every comparison is NULL
@@ -770,19 +826,32 @@ impl Guard {
                 let Some((lo, hi)) = stats.bounds(*column) else {
                     return false;
                 };
-                let (Some(lo), Some(hi)) = (lo.cmp(*value), hi.cmp(*value)) else {
-                    return false;
-                };
-                match op {
-                    Operator::Lt => lo.is_ge(),
-                    Operator::LtEq => lo.is_gt(),
-                    Operator::Gt => hi.is_le(),
-                    Operator::GtEq => hi.is_lt(),
-                    Operator::Eq => lo.is_gt() || hi.is_lt(),
-                    _ => false,
-                }
+                // A proof both by total order (`-0.0 < 0.0`) and by IEEE comparison
+                // (`-0.0 = 0.0`), whichever the kernel that evaluates the predicate uses.
+                excluded(*op, lo, hi, *value)
+                    && excluded(
+                        *op,
+                        lo.zeros_merged(),
+                        hi.zeros_merged(),
+                        value.zeros_merged(),
+                    )
             }
         }
+    }
+}
+
+/// Whether no value within `[lo, hi]` satisfies `<value> <op>`-style `column op value`.
+fn excluded(op: Operator, lo: Key, hi: Key, value: Key) -> bool {
+    let (Some(lo), Some(hi)) = (lo.cmp(value), hi.cmp(value)) else {
+        return false;
+    };
+    match op {
+        Operator::Lt => lo.is_ge(),
+        Operator::LtEq => lo.is_gt(),
+        Operator::Gt => hi.is_le(),
+        Operator::GtEq => hi.is_lt(),
+        Operator::Eq => lo.is_gt() || hi.is_lt(),
+        _ => false,
     }
 }
 
@@ -1019,6 +1088,47 @@ mod tests {
             &floats(vec![None, Some(2.0)])
         ));
         assert!(guard_excludes("x = 7", &floats(vec![None, None])));
+    }
+
+    #[test]
+    fn guards_hold_whether_kernels_compare_zeros_and_nan_by_ieee_or_total_order() {
+        let floats = |v: Vec<Option<f64>>| {
+            RecordBatch::try_from_iter(vec![("x", Arc::new(Float64Array::from(v)) as ArrayRef)])
+                .unwrap()
+        };
+        // `range max 0 exclusive` fails rows with x >= 0; -0.0 = 0.0 by IEEE comparison.
+        let batch = floats(vec![Some(-2.5), Some(-0.0), Some(-1.0)]);
+        assert!(!guard_excludes("x >= 0", &batch));
+        assert!(!guard_excludes("x = 0", &batch));
+        assert!(!guard_excludes(
+            "x >= -0.0",
+            &floats(vec![Some(-3.0), Some(0.0)])
+        ));
+        assert!(!guard_excludes(
+            "x <= -0.0",
+            &floats(vec![Some(0.0), Some(3.0)])
+        ));
+        // `range` adds `isnan(x)`: skipped only for a batch without NaN.
+        assert!(guard_excludes(
+            "x > 5 OR isnan(x)",
+            &floats(vec![Some(1.0), None])
+        ));
+        assert!(!guard_excludes(
+            "x > 5 OR isnan(x)",
+            &floats(vec![Some(1.0), Some(f64::NAN)])
+        ));
+        // Still a proof away from zero.
+        assert!(guard_excludes(
+            "x >= 0",
+            &floats(vec![Some(-2.5), Some(-1.0)])
+        ));
+        // Any NaN (of either sign) in the batch: no bounds, the predicate is evaluated.
+        for nan in [f64::NAN, -f64::NAN] {
+            let batch = floats(vec![Some(nan), Some(3.0)]);
+            for p in ["x > 100", "x < -100", "x = 1", "x <= 0"] {
+                assert!(!guard_excludes(p, &batch), "{p} with {nan}");
+            }
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::{
     CompileContext, Compiled, Placement, Rule, RuleKind, literal_for, parse_as, row_level,
+    value_level,
 };
 
 pub const KIND: RuleKind = RuleKind {
@@ -60,9 +61,11 @@ impl Rule for AcceptedValues {
         // NOT IN is NULL for a NULL value, so NULLs pass unless allow_null is false.
         let mut failing = in_list(column.clone(), list, true);
         if !self.allow_null {
+            // NULLs are judged too: every row is checked.
             failing = or(failing, column.is_null());
+            return row_level(failing, cx.thresholds);
         }
-        row_level(failing, cx.thresholds)
+        value_level(failing, column, cx.thresholds)
     }
 }
 

@@ -116,26 +116,32 @@ fn judge(
     }
 }
 
-/// A date or timestamp scalar as a UTC instant.
+/// A date or timestamp scalar as a UTC instant, exactly, at any date chrono can hold
+/// (a cast to nanoseconds would lose everything after 2262-04-11, `9999-12-31` included).
 pub fn to_instant(v: &ScalarValue) -> Option<DateTime<Utc>> {
-    if v.is_null() {
-        return None;
-    }
-    let nanos = match v {
-        ScalarValue::TimestampNanosecond(Some(n), _) => *n,
+    use ScalarValue as S;
+    match v {
+        S::TimestampNanosecond(Some(n), _) => Some(DateTime::from_timestamp_nanos(*n)),
+        S::TimestampMicrosecond(Some(n), _) => DateTime::from_timestamp_micros(*n),
+        S::TimestampMillisecond(Some(n), _) => DateTime::from_timestamp_millis(*n),
+        S::TimestampSecond(Some(n), _) => DateTime::from_timestamp(*n, 0),
+        S::Date32(Some(days)) => DateTime::from_timestamp(i64::from(*days) * 86_400, 0),
+        S::Date64(Some(ms)) => DateTime::from_timestamp_millis(*ms),
+        other if other.is_null() => None,
         other => match other
-            .cast_to(&DataType::Timestamp(TimeUnit::Nanosecond, None))
+            .cast_to(&DataType::Timestamp(TimeUnit::Microsecond, None))
             .ok()?
         {
-            ScalarValue::TimestampNanosecond(Some(n), _) => n,
-            _ => return None,
+            S::TimestampMicrosecond(Some(n), _) => DateTime::from_timestamp_micros(n),
+            _ => None,
         },
-    };
-    Some(DateTime::from_timestamp_nanos(nanos))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+
     use crate::rules::testing::{check, compile_error, orders};
 
     #[test]
@@ -156,6 +162,26 @@ mod tests {
         );
         assert!(!o.passed);
         assert!(o.message.unwrap().contains("no value"));
+    }
+
+    #[test]
+    fn instants_past_2262_are_exact() {
+        use datafusion::common::ScalarValue as S;
+        let end = "9999-12-31T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let days = (end.timestamp() / 86_400) as i32;
+        assert_eq!(super::to_instant(&S::Date32(Some(days))), Some(end));
+        assert_eq!(
+            super::to_instant(&S::TimestampMicrosecond(Some(end.timestamp_micros()), None)),
+            Some(end)
+        );
+        assert_eq!(
+            super::to_instant(&S::TimestampMillisecond(
+                Some(end.timestamp_millis()),
+                Some("UTC".into())
+            )),
+            Some(end)
+        );
+        assert_eq!(super::to_instant(&S::Date32(None)), None);
     }
 
     #[test]

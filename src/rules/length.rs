@@ -16,7 +16,7 @@ use datafusion::functions::unicode::expr_fn::character_length;
 use datafusion::logical_expr::{Expr, lit, or};
 use serde::Deserialize;
 
-use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as, row_level};
+use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as, value_level};
 
 pub const KIND: RuleKind = RuleKind {
     name: "length",
@@ -70,7 +70,11 @@ impl Rule for Length {
                 None => above,
             });
         }
-        let mut compiled = row_level(failing.expect("a bound was checked"), cx.thresholds)?;
+        let mut compiled = value_level(
+            failing.expect("a bound was checked"),
+            cx.column(&self.column)?,
+            cx.thresholds,
+        )?;
         let bounds = super::row_count::bounds_text(self.min, self.max, "chars");
         let judge = compiled.judge;
         compiled.judge = Box::new(move |o| {

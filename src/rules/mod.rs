@@ -329,8 +329,33 @@ pub fn count_if(predicate: Expr) -> Result<Expr, String> {
 
 /// The usual shape of a row-level check: count the rows for which `failing` is true (NULL
 /// counts as not failing) next to the rows checked, and compare with the thresholds.
+/// Every row is checked: for checks that judge rows (`not_null`, `expression`).
 pub fn row_level(failing: Expr, thresholds: Thresholds) -> Result<Compiled, String> {
-    let measures = vec![count_if(failing.clone())?, count(lit(1i64))];
+    judged_rows(failing, None, thresholds)
+}
+
+/// [`row_level`] for a check that judges a column's values (`range`, `pattern`, `length`,
+/// `accepted_values`): the rows checked — the denominator of `max_failed_fraction` and of
+/// the failed fraction in the report — are the rows where `column` is not NULL, as for
+/// `unique` and as Great Expectations' `mostly` counts.
+pub fn value_level(
+    failing: Expr,
+    column: Expr,
+    thresholds: Thresholds,
+) -> Result<Compiled, String> {
+    judged_rows(failing, Some(column), thresholds)
+}
+
+fn judged_rows(
+    failing: Expr,
+    column: Option<Expr>,
+    thresholds: Thresholds,
+) -> Result<Compiled, String> {
+    let checked = match column {
+        Some(c) => count_if(c.is_not_null())?,
+        None => count(lit(1i64)),
+    };
+    let measures = vec![count_if(failing.clone())?, checked];
     Ok(Compiled {
         measures,
         query: None,
@@ -428,6 +453,20 @@ pub fn is_string(data_type: &DataType) -> bool {
 }
 
 /// A JSON value rendered compactly for names and messages.
+/// A measured number as JSON: `-0.0` shown as 0, and NaN and the infinities (which JSON
+/// cannot hold) as the strings `NaN`, `inf`, `-inf` rather than a silent null.
+pub fn number_json(v: f64) -> serde_json::Value {
+    if v == 0.0 {
+        serde_json::json!(0.0)
+    } else if v.is_nan() {
+        serde_json::json!("NaN")
+    } else if v.is_infinite() {
+        serde_json::json!(if v > 0.0 { "inf" } else { "-inf" })
+    } else {
+        serde_json::json!(v)
+    }
+}
+
 pub fn show(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),

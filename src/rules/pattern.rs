@@ -22,7 +22,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, Operator, binary_expr, lit};
 use serde::Deserialize;
 
-use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as, row_level};
+use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as, value_level};
 
 pub const KIND: RuleKind = RuleKind {
     name: "pattern",
@@ -39,14 +39,19 @@ pub const FORMATS: &[(&str, &str)] = &[
         "uuid",
         r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
     ),
-    ("iso_date", r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"),
+    // Digits are written [0-9]: `\d` in the regex crate is any Unicode digit, so
+    // Arabic-Indic and full-width digits would pass.
+    (
+        "iso_date",
+        r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+    ),
     (
         "iso_timestamp",
-        r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$",
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$",
     ),
     (
         "ipv4",
-        r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$",
+        r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$",
     ),
 ];
 
@@ -102,8 +107,8 @@ impl Rule for Pattern {
             ));
         }
         // `col !~ regex` is NULL for NULL values, so they do not count as failing.
-        let failing: Expr = binary_expr(column, Operator::RegexNotMatch, lit(regex));
-        row_level(failing, cx.thresholds)
+        let failing: Expr = binary_expr(column.clone(), Operator::RegexNotMatch, lit(regex));
+        value_level(failing, column, cx.thresholds)
     }
 }
 
@@ -116,7 +121,8 @@ mod tests {
         let o = check(orders(), "pattern: { column: email, format: email }");
         assert!(!o.passed);
         assert_eq!(o.failed_rows, Some(1), "{o:?}");
-        assert_eq!(o.rows_checked, Some(6));
+        // The NULL e-mail is not judged: five values checked.
+        assert_eq!(o.rows_checked, Some(5));
     }
 
     #[test]
@@ -128,6 +134,37 @@ mod tests {
             "pattern: { column: email, regex: '@example\\.com$', max_failed_fraction: 0.5 }",
         );
         assert!(o.passed, "{o:?}");
+    }
+
+    #[test]
+    fn named_formats_accept_only_ascii_digits() {
+        for (format, good, bad) in [
+            (
+                "iso_date",
+                "2026-11-01",
+                "\u{0662}\u{0660}\u{0662}\u{0666}-11-01",
+            ),
+            (
+                "iso_date",
+                "2026-11-01",
+                "\u{FF12}\u{FF10}\u{FF12}\u{FF16}-11-01",
+            ),
+            (
+                "iso_timestamp",
+                "2026-11-01T10:00:00Z",
+                "2026-11-01T1\u{0669}:00:00Z",
+            ),
+            ("ipv4", "10.0.0.1", "10.0.0.\u{0661}"),
+        ] {
+            let (_, regex) = super::FORMATS.iter().find(|(n, _)| *n == format).unwrap();
+            let regex = regex::Regex::new(regex).unwrap();
+            assert!(regex.is_match(good), "{format} {good}");
+            assert!(!regex.is_match(bad), "{format} accepted {bad}");
+        }
+        // No named format uses a Unicode class where ASCII is meant.
+        for (name, regex) in super::FORMATS {
+            assert!(!regex.contains("\\d"), "{name}: {regex}");
+        }
     }
 
     #[test]

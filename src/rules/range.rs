@@ -5,7 +5,9 @@
 //! - `min`, `max` (at least one): numbers, or dates/timestamps written as strings
 //! - `inclusive` (bool, default true): whether the bounds themselves are allowed.
 //!
-//! NULL values are not checked. Row-level: accepts `max_failed` / `max_failed_fraction`.
+//! NULL values are not checked. NaN is never inside a range: a NaN in a float column is a
+//! failing row. A `min` above `max` (or equal to it with `inclusive: false`) admits no
+//! value and is a rules error. Row-level: accepts `max_failed` / `max_failed_fraction`.
 //!
 //! Example:
 //! ```yaml
@@ -13,11 +15,12 @@
 //! - range: { column: created_at, min: "2020-01-01T00:00:00Z" }
 //! ```
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, or};
 use serde::Deserialize;
 
 use super::{
-    CompileContext, Compiled, Placement, Rule, RuleKind, literal_for, parse_as, row_level, show,
+    CompileContext, Compiled, Placement, Rule, RuleKind, literal_for, parse_as, show, value_level,
 };
 
 pub const KIND: RuleKind = RuleKind {
@@ -59,6 +62,32 @@ impl Rule for Range {
                 self.column
             ));
         }
+        if let (Some(lo), Some(hi)) = (&self.min, &self.max) {
+            let order = match (lo, hi) {
+                (serde_json::Value::Number(a), serde_json::Value::Number(b)) => {
+                    a.as_f64().partial_cmp(&b.as_f64())
+                }
+                _ => match (
+                    crate::time::parse_instant(&show(lo)),
+                    crate::time::parse_instant(&show(hi)),
+                ) {
+                    (Ok(a), Ok(b)) => Some(a.cmp(&b)),
+                    _ => None,
+                },
+            };
+            let empty = match order {
+                Some(std::cmp::Ordering::Greater) => true,
+                Some(std::cmp::Ordering::Equal) => !self.inclusive,
+                _ => false,
+            };
+            if empty {
+                return Err(format!(
+                    "range min {} and max {} admit no value",
+                    show(lo),
+                    show(hi)
+                ));
+            }
+        }
         let mut failing: Option<Expr> = None;
         if let Some(min) = &self.min {
             let bound = literal_for(min, &data_type, "min")?;
@@ -81,7 +110,18 @@ impl Rule for Range {
                 None => above,
             });
         }
-        let mut compiled = row_level(failing.expect("a bound was checked"), cx.thresholds)?;
+        let mut failing = failing.expect("a bound was checked");
+        if matches!(
+            data_type,
+            DataType::Float16 | DataType::Float32 | DataType::Float64
+        ) {
+            // NaN is never inside a range (whichever way a comparison orders it).
+            failing = or(
+                failing,
+                datafusion::functions::math::expr_fn::isnan(column.clone()),
+            );
+        }
+        let mut compiled = value_level(failing, column, cx.thresholds)?;
         let bounds = describe(self.min.as_ref(), self.max.as_ref(), self.inclusive);
         let judge = compiled.judge;
         compiled.judge = Box::new(move |o| {

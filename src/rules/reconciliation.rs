@@ -62,6 +62,18 @@ pub struct Tolerance {
 }
 
 impl Tolerance {
+    /// Why this tolerance is not one (a negative or non-finite bound), if it is not.
+    pub fn problem(&self) -> Option<String> {
+        for (what, v) in [("absolute", self.absolute), ("relative", self.relative)] {
+            if let Some(v) = v {
+                if !v.is_finite() || v < 0.0 {
+                    return Some(format!("tolerance {what} must be a number ≥ 0, not {v}"));
+                }
+            }
+        }
+        None
+    }
+
     pub fn describe(&self) -> String {
         match (self.absolute, self.relative) {
             (None, None) => "equal".into(),

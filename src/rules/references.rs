@@ -7,11 +7,13 @@
 //! - `condition` (optional SQL): must also hold on each row joined to its parent; qualify
 //!   columns as `child.col` / `parent.col` where names clash, e.g.
 //!   `child.shipped_at >= parent.created_at`. A NULL result fails, as in `expression`.
+//!   A child row fails once if any parent row with its key fails the condition (parents
+//!   need not have unique keys; failing child rows are counted, never joined pairs).
 //!
 //! Rows whose referencing columns contain a NULL are not checked (SQL foreign-key rule).
 //! The referenced dataset is read whole (its own `scope` does not apply: a parent may be
 //! older than the child rows in scope). Answered by one anti-join (plus one inner join
-//! when a `condition` is given). Row-level: accepts `max_failed` / `max_failed_fraction`.
+//! when a `condition` is given: a semi-join). Row-level: accepts `max_failed` / `max_failed_fraction`.
 //!
 //! Example:
 //! ```yaml
@@ -20,7 +22,7 @@
 
 use datafusion::common::Column;
 use datafusion::functions_aggregate::expr_fn::count;
-use datafusion::logical_expr::{Expr, JoinType, LogicalPlanBuilder, and, lit, or};
+use datafusion::logical_expr::{Expr, JoinType, LogicalPlanBuilder, and, lit};
 use serde::Deserialize;
 
 use super::{
@@ -158,7 +160,8 @@ impl Rule for References {
             .map_err(err)?;
         let mut samples = orphans.build().map_err(err)?;
         if let Some(condition) = &self.condition {
-            let joined = child
+            // Parse the condition against the joined schema (child and parent columns).
+            let joined_schema = child
                 .clone()
                 .join(
                     parent.clone(),
@@ -167,29 +170,37 @@ impl Rule for References {
                     None,
                 )
                 .map_err(err)?;
-            let cond =
-                crate::engine::sqlexpr::parse(cx.session, condition, joined.schema(), cx.as_of)
-                    .map_err(|e| format!("invalid condition `{condition}`: {e}"))?;
-            let failed = joined
+            let cond = crate::engine::sqlexpr::parse(
+                cx.session,
+                condition,
+                joined_schema.schema(),
+                cx.as_of,
+            )
+            .map_err(|e| format!("invalid condition `{condition}`: {e}"))?;
+            // A child row fails when a parent row it joins fails the condition. Counted
+            // with a semi-join, so each child row counts once however many parent rows
+            // share its key (an inner join would count joined pairs).
+            let violating = child
+                .clone()
+                .join(
+                    parent,
+                    JoinType::LeftSemi,
+                    (left_keys, right_keys),
+                    Some(cond.is_not_true()),
+                )
+                .map_err(err)?;
+            let failed = violating
+                .clone()
                 .aggregate(
                     Vec::<Expr>::new(),
-                    vec![count_if(cond.clone().is_not_true())?.alias("condition_failed")],
+                    vec![count(lit(1i64)).alias("condition_failed")],
                 )
                 .map_err(err)?
                 .build()
                 .map_err(err)?;
             query = query.cross_join(failed).map_err(err)?;
-            let left_joined = child
-                .join(
-                    parent,
-                    JoinType::Left,
-                    (left_keys, right_keys.clone()),
-                    None,
-                )
-                .map_err(err)?;
-            let unmatched = Expr::Column(right_keys[0].clone()).is_null();
-            samples = left_joined
-                .filter(or(unmatched, cond.is_not_true()))
+            samples = LogicalPlanBuilder::from(samples)
+                .union(violating.build().map_err(err)?)
                 .map_err(err)?
                 .build()
                 .map_err(err)?;
@@ -214,7 +225,9 @@ impl Rule for References {
                     ));
                 }
                 if condition_failed > 0 {
-                    parts.push(format!("{condition_failed} joined rows fail the condition"));
+                    parts.push(format!(
+                        "{condition_failed} rows join a {parent_name} row that fails the condition"
+                    ));
                 }
                 if !parts.is_empty() {
                     outcome.message = Some(parts.join("; "));
@@ -249,6 +262,37 @@ mod tests {
         );
         // one orphan plus one order placed before its customer signed up
         assert_eq!(o.failed_rows, Some(2), "{o:?}");
+    }
+
+    #[test]
+    fn join_condition_counts_child_rows_when_parent_keys_repeat() {
+        use crate::rules::testing::{check_tables, ints};
+        let children = ints(&[
+            ("id", vec![Some(1), Some(2), Some(3), Some(4)]),
+            ("pid", vec![Some(10), Some(10), Some(20), Some(30)]),
+            ("v", vec![Some(5), Some(5), Some(1), Some(9)]),
+        ]);
+        // Parent 10 appears three times, 20 twice: an inner join would make 6 + 2 pairs.
+        let parents = ints(&[
+            (
+                "pid",
+                vec![Some(10), Some(10), Some(10), Some(20), Some(20)],
+            ),
+            ("floor", vec![Some(1), Some(2), Some(3), Some(0), Some(5)]),
+        ]);
+        let tables = [("child", &children), ("parents", &parents)];
+        let o = check_tables(
+            &tables,
+            "references: { column: pid, dataset: parents, condition: \"child.v > parent.floor\" }",
+        );
+        // Row 3 joins parent (20, 5) and fails; row 4 is an orphan; rows 1, 2 hold for all.
+        assert_eq!(o.failed_rows, Some(2), "{o:?}");
+        assert_eq!(o.rows_checked, Some(4));
+        let o = check_tables(
+            &tables,
+            "references: { column: pid, dataset: parents, condition: \"child.v >= 1\" }",
+        );
+        assert_eq!(o.failed_rows, Some(1), "{o:?}");
     }
 
     #[test]

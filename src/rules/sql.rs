@@ -68,6 +68,13 @@ impl Rule for Sql {
             (None, lo, hi) => (lo, hi),
             (Some(_), _, _) => return Err("sql takes `equals` or `min`/`max`, not both".into()),
         };
+        if let (Some(lo), Some(hi)) = (min, max) {
+            if lo > hi {
+                return Err(format!(
+                    "sql min {lo} is greater than max {hi}: no value could pass"
+                ));
+            }
+        }
         let plan = (cx.plan_sql)(&self.query)?;
         let fields = plan.schema().fields();
         if fields.len() != 1 || !fields[0].data_type().is_numeric() {

@@ -10,7 +10,12 @@
 //!   approximate in the report.
 //!
 //! Aggregates ignore NULLs, as in SQL. A statistic that is NULL (no non-NULL value in scope)
-//! fails with a message. Exact `distinct_count` runs as its own grouped pass (inside the fused
+//! fails with a message. NaN is a value: a float column holding one has NaN for its mean,
+//! sum, stddev and max (NaN orders above every number, as in DataFusion), and NaN is
+//! within no bounds, so the check fails and the report shows `NaN`. Bounds with `min`
+//! above `max` are a rules error. Median and percentile of decimals are computed in double
+//! precision (not truncated to the column's scale); dates and timestamps are compared as
+//! exact instants at any date, `9999-12-31` included. Exact `distinct_count` runs as its own grouped pass (inside the fused
 //! scan it would serialise the final merge); everything else is answered by the fused scan.
 //!
 //! Example:
@@ -20,6 +25,7 @@
 //! - statistic: { column: customer_id, stat: distinct_count, min: 100 }
 //! ```
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::functions_aggregate::expr_fn::{
     approx_distinct, avg, count, max, median, min, percentile_cont, stddev, sum,
 };
@@ -103,22 +109,49 @@ impl Rule for Statistic {
                 self.stat, self.column
             ));
         }
-        // Bounds of temporal min/max are compared as instants; all else as numbers.
+        if matches!(self.stat.as_str(), "min" | "max")
+            && !(data_type.is_numeric() || data_type.is_temporal())
+        {
+            return Err(format!(
+                "stat `{}` needs a numeric, date or timestamp column; `{}` is {data_type}",
+                self.stat, self.column
+            ));
+        }
+        // Bounds of temporal min/max are compared as instants (exactly, at any date); all
+        // else as numbers.
         let temporal = data_type.is_temporal() && matches!(self.stat.as_str(), "min" | "max");
-        let bound = |v: &Option<serde_json::Value>, what: &str| -> Result<Option<f64>, String> {
+        let bound = |v: &Option<serde_json::Value>, what: &str| -> Result<Option<Bound>, String> {
             match v {
                 None => Ok(None),
-                Some(value) if temporal => {
-                    let s = show(value);
-                    crate::time::parse_instant(&s)
-                        .map(|t| Some(t.timestamp_nanos_opt().unwrap_or(i64::MAX) as f64))
-                        .map_err(|e| format!("{what}: {e}"))
-                }
-                Some(serde_json::Value::Number(n)) => Ok(n.as_f64()),
+                Some(value) if temporal => crate::time::parse_instant(&show(value))
+                    .map(|t| Some(Bound::Instant(t)))
+                    .map_err(|e| format!("{what}: {e}")),
+                Some(serde_json::Value::Number(n)) => Ok(n.as_f64().map(Bound::Number)),
                 Some(other) => Err(format!("{what} must be a number, not {other}")),
             }
         };
         let (lo, hi) = (bound(&self.min, "min")?, bound(&self.max, "max")?);
+        if let (Some(l), Some(h)) = (&lo, &hi) {
+            if l.above(h) {
+                return Err(format!(
+                    "statistic min {} is greater than max {}: no value could pass",
+                    show(self.min.as_ref().expect("set")),
+                    show(self.max.as_ref().expect("set"))
+                ));
+            }
+        }
+        // A decimal's median would keep the column's scale (1.6787 for [2.2345, 1.123]
+        // where the mean says 1.67875): computed in double precision instead.
+        let column = match (&data_type, self.stat.as_str()) {
+            (
+                DataType::Decimal32(..)
+                | DataType::Decimal64(..)
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..),
+                "median" | "percentile",
+            ) => datafusion::logical_expr::cast(column, DataType::Float64),
+            _ => column,
+        };
         let fused = |expr: Expr| (vec![expr], None);
         let (measures, query) = match self.stat.as_str() {
             "min" => fused(min(column)),
@@ -173,17 +206,23 @@ impl Rule for Statistic {
                     let groups = as_f64(o.query.first()).unwrap_or(0.0);
                     let nulls = as_f64(o.measures.first()).unwrap_or(0.0);
                     let distinct = groups - if nulls > 0.0 { 1.0 } else { 0.0 };
-                    (Some(distinct), serde_json::json!(distinct as u64))
+                    (
+                        Some(Bound::Number(distinct)),
+                        serde_json::json!(distinct as u64),
+                    )
                 } else if temporal {
                     let t = o.measures.first().and_then(super::freshness::to_instant);
                     (
-                        t.map(|t| t.timestamp_nanos_opt().unwrap_or(i64::MAX) as f64),
+                        t.map(Bound::Instant),
                         t.map(|t| serde_json::json!(t.to_rfc3339()))
                             .unwrap_or_default(),
                     )
                 } else {
                     let v = as_f64(o.measures.first());
-                    (v, v.map(|f| serde_json::json!(f)).unwrap_or_default())
+                    (
+                        v.map(Bound::Number),
+                        v.map(super::number_json).unwrap_or_default(),
+                    )
                 };
                 let Some(value) = value else {
                     return Outcome {
@@ -196,7 +235,9 @@ impl Rule for Statistic {
                     };
                 };
                 Outcome {
-                    passed: lo.is_none_or(|m| value >= m) && hi.is_none_or(|m| value <= m),
+                    // NaN is within no bounds: `above` and `below` are false for it, and so
+                    // is `within`.
+                    passed: value.within(lo.as_ref(), hi.as_ref()),
                     observed: shown,
                     threshold: threshold.clone(),
                     failed_rows: None,
@@ -209,6 +250,32 @@ impl Rule for Statistic {
                 }
             }),
         })
+    }
+}
+
+/// A statistic or a bound: a number, or an instant for min/max of dates and timestamps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Bound {
+    Number(f64),
+    Instant(chrono::DateTime<chrono::Utc>),
+}
+
+impl Bound {
+    fn above(&self, other: &Bound) -> bool {
+        match (self, other) {
+            (Bound::Number(a), Bound::Number(b)) => a > b,
+            (Bound::Instant(a), Bound::Instant(b)) => a > b,
+            _ => false,
+        }
+    }
+
+    fn within(&self, lo: Option<&Bound>, hi: Option<&Bound>) -> bool {
+        if let Bound::Number(v) = self {
+            if v.is_nan() {
+                return false;
+            }
+        }
+        lo.is_none_or(|l| !l.above(self)) && hi.is_none_or(|h| !self.above(h))
     }
 }
 
@@ -256,6 +323,23 @@ mod tests {
         );
         assert!(o.passed, "{o:?}");
         assert!(o.message.unwrap().contains("approximate"));
+    }
+
+    #[test]
+    fn impossible_bounds_and_string_min_are_rules_errors() {
+        let e = compile_error(
+            orders(),
+            "statistic: { column: amount, stat: mean, min: 10, max: 5 }",
+        );
+        assert!(e.contains("greater than max"), "{e}");
+        let e = compile_error(
+            orders(),
+            "statistic: { column: status, stat: min, min: 'a' }",
+        );
+        assert!(
+            e.contains("needs a numeric, date or timestamp column"),
+            "{e}"
+        );
     }
 
     #[test]

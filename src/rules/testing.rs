@@ -124,20 +124,30 @@ fn write(dir: &std::path::Path, name: &str, batch: &RecordBatch) {
 }
 
 fn run(orders: RecordBatch, check: &str) -> Result<Vec<CheckResult>, DqError> {
+    run_on(&[("orders", &orders), ("customers", &customers())], check)
+}
+
+/// Runs `check` on the first of `tables` (each written as dataset `test.<name>`).
+fn run_on(tables: &[(&str, &RecordBatch)], check: &str) -> Result<Vec<CheckResult>, DqError> {
     let dir = tempfile::tempdir().expect("temp dir");
-    write(dir.path(), "orders", &orders);
-    write(dir.path(), "customers", &customers());
+    for (name, batch) in tables {
+        write(dir.path(), name, batch);
+    }
     let indented: String = check
         .lines()
         .map(|l| format!("      {l}\n"))
         .collect::<String>();
-    let text = format!(
-        "layer: test\ndatasets:\n  - name: orders\n    checks:\n      - {}\n  - name: customers\n",
+    let mut text = format!(
+        "layer: test\ndatasets:\n  - name: {}\n    checks:\n      - {}\n",
+        tables[0].0,
         indented.trim_start()
     );
+    for (name, _) in &tables[1..] {
+        text.push_str(&format!("  - name: {name}\n"));
+    }
     let rules = load_sources(&[(dir.path().join("test.yaml"), text)]).map_err(DqError::Config)?;
     let options = RunOptions {
-        datasets: vec!["test.orders".into()],
+        datasets: vec![format!("test.{}", tables[0].0)],
         as_of: crate::time::parse_instant(AS_OF).expect("valid"),
         sample_failures: 3,
         ..RunOptions::new(dir.path(), ".")
@@ -155,9 +165,29 @@ fn run(orders: RecordBatch, check: &str) -> Result<Vec<CheckResult>, DqError> {
     })
 }
 
+/// Runs one check on the first of `tables` (named datasets of layer `test`).
+pub fn check_tables(tables: &[(&str, &RecordBatch)], check: &str) -> TestOutcome {
+    outcome(run_on(tables, check), check)
+}
+
+/// A batch of Int64 columns (None is NULL), for small hand-made tables.
+pub fn ints(columns: &[(&str, Vec<Option<i64>>)]) -> RecordBatch {
+    RecordBatch::try_from_iter(columns.iter().map(|(name, values)| {
+        (
+            *name,
+            Arc::new(Int64Array::from(values.clone())) as ArrayRef,
+        )
+    }))
+    .expect("valid batch")
+}
+
 /// Runs one check (YAML, e.g. `not_null: { columns: [id] }`) on `orders`.
 pub fn check(orders: RecordBatch, check: &str) -> TestOutcome {
-    let mut results = match run(orders, check) {
+    outcome(run(orders, check), check)
+}
+
+fn outcome(results: Result<Vec<CheckResult>, DqError>, check: &str) -> TestOutcome {
+    let mut results = match results {
         Ok(r) => r,
         Err(e) => panic!("check `{check}` did not compile: {e}"),
     };
