@@ -194,11 +194,9 @@ pub fn main() -> i32 {
     let json_logs = cli.global.log_format == LogFormat::Json;
     // A panic is caught where it happens (a dataset's error) or here (exit 3); either way the
     // user gets one clear line instead of Rust's panic message.
-    if std::env::var_os("RUST_BACKTRACE").is_none() {
-        std::panic::set_hook(Box::new(|info| {
-            tracing::debug!("panic: {info}");
-        }));
-    }
+    std::panic::set_hook(Box::new(|info| {
+        tracing::debug!("panic: {info}\n{}", std::backtrace::Backtrace::capture());
+    }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)))
         .unwrap_or_else(|payload| {
             Err(DqError::Runtime(format!(

@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::config::rules::{DatasetSpec, PartitionColumn};
 use crate::engine::footers;
 use crate::engine::listing::{self, PartitionFilter};
+use crate::engine::partitions::{HIVE_NULL, TypedPartitions};
 use crate::engine::store;
 
 /// What the listing says about a dataset.
@@ -113,9 +114,6 @@ fn partition_text(raw: &str) -> String {
         .map(|s| s.into_owned())
         .unwrap_or_else(|_| raw.to_string())
 }
-
-/// Spark and Hive write a NULL partition value as this directory value.
-pub const HIVE_NULL: &str = "__HIVE_DEFAULT_PARTITION__";
 
 /// Every partition value in the listed paths parses as its column's type (or is Hive's
 /// NULL), so the scan never meets a value it cannot cast; the error names the file.
@@ -246,9 +244,8 @@ pub async fn register(
     let format = Arc::new(parquet_format(
         found.null_counts_complete && !floats_in_scope,
     ));
-    // Partition values are read as text and typed in a view over the files, where Hive's
-    // `__HIVE_DEFAULT_PARTITION__` becomes NULL (DataFusion would read it as the string, or
-    // fail to cast it for a typed column).
+    // Partition values are listed as text and typed in the scan, where Hive's
+    // `__HIVE_DEFAULT_PARTITION__` becomes NULL (see `partitions`).
     let raw_partitions: Vec<(String, DataType)> = spec
         .partitioning
         .iter()
@@ -272,10 +269,7 @@ pub async fn register(
     let provider: Arc<dyn datafusion::catalog::TableProvider> = if spec.partitioning.is_empty() {
         Arc::new(table)
     } else {
-        Arc::new(
-            typed_partitions(table_ref.clone(), Arc::new(table), &spec.partitioning)
-                .map_err(|e| format!("{shown}: {e}"))?,
-        )
+        Arc::new(TypedPartitions::new(Arc::new(table), &spec.partitioning))
     };
     session
         .register_table(table_ref, provider)
@@ -303,48 +297,4 @@ pub fn parquet_format(statistics_are_proof: bool) -> ParquetFormat {
     options.global.pruning = statistics_are_proof;
     options.global.enable_page_index = statistics_are_proof;
     ParquetFormat::default().with_options(options)
-}
-
-/// A view over `table` whose partition columns have their declared types, with Hive's
-/// NULL partition read as NULL.
-fn typed_partitions(
-    reference: TableReference,
-    table: Arc<dyn datafusion::catalog::TableProvider>,
-    partitions: &[PartitionColumn],
-) -> datafusion::error::Result<datafusion::datasource::ViewTable> {
-    use datafusion::logical_expr::{LogicalPlanBuilder, case, cast, lit};
-    let scan = LogicalPlanBuilder::scan(
-        reference,
-        datafusion::datasource::provider_as_source(table),
-        None,
-    )?
-    .build()?;
-    let columns: Vec<datafusion::logical_expr::Expr> =
-        scan.schema()
-            .iter()
-            .map(|(q, f)| {
-                let column = datafusion::logical_expr::Expr::Column(
-                    datafusion::common::Column::new(q.cloned(), f.name()),
-                );
-                Ok(match partitions.iter().find(|p| &p.name == f.name()) {
-                    Some(p) => {
-                        let value = if p.data_type == DataType::Utf8 {
-                            column.clone()
-                        } else {
-                            cast(column.clone(), p.data_type.clone())
-                        };
-                        case(column.eq(lit(HIVE_NULL)))
-                            .when(
-                                lit(true),
-                                lit(datafusion::common::ScalarValue::try_new_null(&p.data_type)?),
-                            )
-                            .otherwise(value)?
-                            .alias(f.name())
-                    }
-                    None => column,
-                })
-            })
-            .collect::<datafusion::error::Result<_>>()?;
-    let plan = LogicalPlanBuilder::from(scan).project(columns)?.build()?;
-    Ok(datafusion::datasource::ViewTable::new(plan, None))
 }

@@ -233,3 +233,53 @@ pub fn nullable(schema: &Schema) -> Schema {
         .collect();
     Schema::new_with_metadata(fields, schema.metadata().clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use datafusion::parquet::file::metadata::{
+        FileMetaData, ParquetMetaDataBuilder, ParquetMetaDataReader,
+    };
+
+    fn metadata(values: Vec<Option<i64>>) -> ParquetMetaData {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        let batch =
+            RecordBatch::try_from_iter(vec![("x", Arc::new(Int64Array::from(values)) as ArrayRef)])
+                .unwrap();
+        crate::sample::write_parquet(&path, &[batch]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        ParquetMetaDataReader::new()
+            .parse_and_finish(&file)
+            .unwrap()
+    }
+
+    fn with_file_rows(m: ParquetMetaData, rows: i64) -> ParquetMetaData {
+        let f = m.file_metadata();
+        let file = FileMetaData::new(f.version(), rows, None, None, f.schema_descr_ptr(), None);
+        ParquetMetaDataBuilder::new(file)
+            .set_row_groups(m.row_groups().to_vec())
+            .build()
+    }
+
+    #[test]
+    fn file_and_row_group_counts_must_agree() {
+        let m = metadata(vec![Some(1), None, Some(3)]);
+        let facts = inspect(&m).unwrap();
+        assert_eq!(facts.rows, 3);
+        assert!(facts.null_counts_complete);
+        assert!(facts.null_free.is_empty(), "x holds a NULL");
+        for lie in [0, 2, 1000] {
+            let e = inspect(&with_file_rows(m.clone(), lie)).unwrap_err();
+            assert!(
+                e.contains(&format!(
+                    "says the file holds {lie} rows but its row groups hold 3"
+                )),
+                "{e}"
+            );
+        }
+        let facts = inspect(&metadata(vec![Some(1), Some(2)])).unwrap();
+        assert!(facts.null_free.contains("x"));
+    }
+}

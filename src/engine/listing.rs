@@ -233,7 +233,7 @@ fn partition_value(dir: &Path, name: &str, data_type: &DataType) -> Option<Optio
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .unwrap_or(Cow::Borrowed(raw));
-    if decoded == super::dataset::HIVE_NULL {
+    if decoded == super::partitions::HIVE_NULL {
         return Some(ScalarValue::try_new_null(data_type).ok());
     }
     Some(ScalarValue::try_from_string(decoded.into_owned(), data_type).ok())

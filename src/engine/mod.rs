@@ -28,6 +28,7 @@ pub mod footers;
 pub mod formats;
 pub mod fused;
 pub mod listing;
+pub mod partitions;
 pub mod row_checks;
 pub mod sqlexpr;
 pub mod store;

@@ -190,6 +190,11 @@ pub fn render(report: &Report, color: bool) -> String {
                 human_bytes(d.facts.bytes)
             ));
         }
+        let skipped = d.facts.skipped_files();
+        if skipped > 0 {
+            let reasons: Vec<&str> = d.facts.skipped.keys().map(String::as_str).collect();
+            facts.push(format!("{skipped} skipped: {}", reasons.join("; ")));
+        }
         if let Some(ms) = d.scan_ms {
             facts.push(format!("scan {ms} ms"));
         }

@@ -131,9 +131,18 @@ impl Rule for References {
             .iter()
             .map(|c| Column::new(Some("parent"), c))
             .collect();
-        let child = cx
-            .filtered()?
-            .filter(not_null.clone())
+        // The child rows as a derived table: projected before the alias, so that the SQL
+        // shown for the check keeps the scope and the NULL-key filter (the unparser drops a
+        // filter directly under an alias, and the SQL a user re-runs would count more).
+        let filtered = cx.filtered()?.filter(not_null.clone()).map_err(err)?;
+        let all: Vec<Expr> = filtered
+            .schema()
+            .columns()
+            .into_iter()
+            .map(Expr::Column)
+            .collect();
+        let child = filtered
+            .project(all)
             .map_err(err)?
             .alias("child")
             .map_err(err)?;

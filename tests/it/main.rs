@@ -10,3 +10,4 @@ mod readiness;
 mod sample_lake;
 mod stores;
 mod streams;
+mod trust;
