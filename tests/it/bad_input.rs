@@ -273,3 +273,116 @@ fn wrong_types_in_rules() {
         &["is a string but the column is Float64"],
     );
 }
+
+#[test]
+fn impossible_bounds_are_rules_errors_for_every_kind() {
+    let p = Project::new(&[(
+        "silver.yaml",
+        &silver_orders(&[
+            "range: { column: amount, min: 10, max: 5 }",
+            "range: { name: empty_open, column: amount, min: 5, max: 5, inclusive: false }",
+            "statistic: { column: amount, stat: mean, min: 10, max: 5 }",
+            "sql: { query: \"SELECT count(*) FROM silver.orders\", min: 3, max: 1 }",
+            "statistic: { column: email, stat: max, max: 5 }",
+        ]),
+    )]);
+    expect(
+        &p,
+        &["lint"],
+        2,
+        &[
+            "range min 10 and max 5 admit no value",
+            "range min 5 and max 5 admit no value",
+            "statistic min 10 is greater than max 5",
+            "sql min 3 is greater than max 1",
+            "stat `max` needs a numeric, date or timestamp column",
+        ],
+    );
+    let p = Project::new(&[(
+        "silver.yaml",
+        "layer: silver\ndatasets:\n  - name: orders\n  - name: customers\nreconciliations:\n  - name: r\n    left: { dataset: orders, expr: \"count(*)\" }\n    right: { dataset: customers, expr: \"count(*)\" }\n    tolerance: { relative: -0.1 }\n",
+    )]);
+    expect(&p, &["lint"], 2, &["tolerance relative must be a number ≥ 0"]);
+}
+
+#[test]
+fn durations_too_long_are_rules_errors_not_panics() {
+    let p = Project::new(&[(
+        "silver.yaml",
+        &silver_orders(&["freshness: { column: created_at, max_age: 99999999999999999999d }"]),
+    )]);
+    // `dq checks` only lists the checks (it once panicked here).
+    expect(&p, &["checks"], 0, &["freshness(created_at)"]);
+    for command in ["lint", "validate"] {
+        expect(&p, &[command], 2, &["is too long (at most 100 years)"]);
+    }
+}
+
+#[test]
+fn an_empty_rules_directory_is_an_error() {
+    let p = Project::new(&[]);
+    expect(&p, &["validate"], 2, &["no rule files (*.yaml)"]);
+}
+
+#[test]
+fn an_unset_variable_is_named_when_streams_need_it() {
+    let p = Project::new(&[
+        ("silver.yaml", &silver_orders(&["row_count: { min: 1 }"])),
+        (
+            "streams.yaml",
+            "streams:\n  - name: s\n    topic: t\n    sample: 1s\n    checks:\n      - latency: { p99_max: 1s }\n",
+        ),
+    ]);
+    std::fs::write(
+        p.path().join("dq.yaml"),
+        "default_env: test\nenvironments:\n  test: { lake: ./lake, as_of: \"2026-11-21T00:00:00Z\", kafka: { brokers: \"${DQ_TEST_SURELY_UNSET_BROKERS}\" } }\n",
+    )
+    .unwrap();
+    expect(
+        &p,
+        &["streams"],
+        2,
+        &["`DQ_TEST_SURELY_UNSET_BROKERS` is not set"],
+    );
+    // Validation does not need the brokers.
+    expect(&p, &["validate", "--layer", "silver"], 0, &[]);
+}
+
+#[test]
+fn config_files_must_be_regular_files() {
+    let p = Project::new(&[("silver.yaml", &silver_orders(&["row_count: { min: 1 }"]))]);
+    std::os::unix::fs::symlink("/dev/zero", p.path().join("rules/zero.yaml")).unwrap();
+    expect(&p, &["validate"], 2, &["zero.yaml", "not a regular file"]);
+    std::fs::remove_file(p.path().join("rules/zero.yaml")).unwrap();
+    // A FIFO as dq.yaml: refused at once, not read forever.
+    let fifo = p.path().join("fifo.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let run = crate::common::dq(p.path(), &["--config", fifo.to_str().unwrap(), "validate"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    // Not a timing assertion on speed: a hang would never return at all.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn outputs_to_devices_and_directories() {
+    let p = Project::new(&[("silver.yaml", &silver_orders(&["row_count: { min: 1 }"]))]);
+    expect(&p, &["validate", "--output", "/dev/null", "--format", "json"], 0, &[]);
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    let out = p.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    expect(
+        &p,
+        &["validate", "--output", out.to_str().unwrap()],
+        3,
+        &["is a directory"],
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(p.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
