@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test test-fast check bench sample-data docs
+.PHONY: run test test-fast fuzz check bench sample-data docs
 
 ## Validate the bundled sample lake (exit code 1: the sample has known defects).
 run:
@@ -15,6 +15,11 @@ test:
 ## Only the tests that need no server (cloud tests are skipped as ignored).
 test-fast:
 	$(CARGO) test --locked
+
+## The differential test on many more lakes than CI's, from a random seed (or DQ_FUZZ_SEED),
+## then the parser fuzzers for longer. A mismatch prints the seed that reproduces it.
+fuzz:
+	bash scripts/fuzz.sh
 
 ## Formatting and lints.
 check:

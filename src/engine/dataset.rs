@@ -219,7 +219,11 @@ pub async fn register(
         null_free_columns: vec![],
     };
     let probe = parquet_format(true);
-    let found = footers::read(&state, &probe, &object_store, &objects).await?;
+    let root = match url.scheme() {
+        "file" => "/".to_string(),
+        scheme => store::redact(&format!("{scheme}://{}/", url.host_str().unwrap_or_default())),
+    };
+    let found = footers::read(&state, &probe, &object_store, &objects, &root).await?;
     facts.null_free_columns = found.null_free.clone();
     let file_schema = found.schema.clone();
     for p in &spec.partitioning {
@@ -231,18 +235,12 @@ pub async fn register(
         }
     }
     // Row-group and page pruning judge row groups by their statistics: sound only when
-    // every null count is present and no float column (whose min/max leave NaN out) is in
-    // the scope that gets pushed down.
-    let floats_in_scope = spec.scope.as_deref().is_some_and(|scope| {
-        file_schema.fields().iter().any(|f| {
-            matches!(
-                f.data_type(),
-                DataType::Float16 | DataType::Float32 | DataType::Float64
-            ) && mentions(scope, f.name())
-        })
-    });
+    // every null count is present and there is no float column (its min/max leave NaN
+    // out, and any query — a scope, a custom SQL check, a failing-row sample — may filter
+    // on it).
+    let has_floats = file_schema.fields().iter().any(|f| has_float(f.data_type()));
     let format = Arc::new(parquet_format(
-        found.null_counts_complete && !floats_in_scope,
+        found.null_counts_complete && !has_floats,
     ));
     // Partition values are listed as text and typed in the scan, where Hive's
     // `__HIVE_DEFAULT_PARTITION__` becomes NULL (see `partitions`).
@@ -277,15 +275,18 @@ pub async fn register(
     Ok(facts)
 }
 
-/// Whether `name` occurs in `text` as a word (a conservative test: a false match only
-/// turns an optimisation off).
-fn mentions(text: &str, name: &str) -> bool {
-    text.match_indices(name).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + name.len()..].chars().next();
-        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-        !word(before) && !word(after)
-    })
+/// Whether a value of this type holds a float anywhere (nested types included).
+fn has_float(t: &DataType) -> bool {
+    match t {
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => true,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            has_float(f.data_type())
+        }
+        DataType::Struct(fields) => fields.iter().any(|f| has_float(f.data_type())),
+        DataType::Map(f, _) => has_float(f.data_type()),
+        DataType::Dictionary(_, v) => has_float(v),
+        _ => false,
+    }
 }
 
 /// The Parquet reader's options: INT96 timestamps (Spark's legacy type) read at microsecond

@@ -15,6 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
+use datafusion::datasource::physical_plan::parquet::transform_schema_to_view;
 use datafusion::execution::session_state::SessionState;
 use datafusion::parquet::file::metadata::ParquetMetaData;
 use futures::StreamExt;
@@ -46,16 +47,18 @@ struct FileFooter {
 }
 
 /// Reads and checks the footer of every object; the error names the first bad file.
+/// `root` is prefixed to object paths in messages (`/` for local files, `s3://bucket/`).
 pub async fn read(
     state: &SessionState,
     format: &ParquetFormat,
     store: &Arc<dyn ObjectStore>,
     objects: &[ObjectMeta],
+    root: &str,
 ) -> Result<Footers, String> {
     let mut files: Vec<FileFooter> =
         futures::stream::iter(objects.iter().map(|object| async move {
-            let what = format!("the footer of {}", object.location);
-            super::contain::contain(&what, read_one(state, format, store, object)).await
+            let what = format!("the footer of {root}{}", object.location);
+            super::contain::contain(&what, read_one(state, format, store, object, root)).await
         }))
         .buffer_unordered(CONCURRENT_FOOTERS)
         .collect::<Vec<_>>()
@@ -67,7 +70,7 @@ pub async fn read(
     files.sort_by(|a, b| a.location.cmp(&b.location));
     let mut merged: Option<Schema> = None;
     for f in &files {
-        let schema = plain_strings(&f.schema);
+        let schema = transform_schema_to_view(&plain_strings(&f.schema));
         merged = Some(match merged {
             None => schema,
             Some(m) => Schema::try_merge([m, schema]).map_err(|e| {
@@ -104,8 +107,9 @@ async fn read_one(
     format: &ParquetFormat,
     store: &Arc<dyn ObjectStore>,
     object: &ObjectMeta,
+    root: &str,
 ) -> Result<FileFooter, String> {
-    let location = object.location.to_string();
+    let location = format!("{root}{}", object.location);
     let bad = |e: datafusion::error::DataFusionError| {
         format!(
             "corrupt Parquet file {location}: {}",

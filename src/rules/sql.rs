@@ -102,7 +102,7 @@ impl Rule for Sql {
                 Outcome {
                     passed: value
                         .is_some_and(|v| min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m)),
-                    observed: value.map(|v| serde_json::json!(v)).unwrap_or_default(),
+                    observed: value.map(super::number_json).unwrap_or_default(),
                     threshold: threshold.clone(),
                     failed_rows: None,
                     rows_checked: None,

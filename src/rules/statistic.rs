@@ -10,9 +10,9 @@
 //!   approximate in the report.
 //!
 //! Aggregates ignore NULLs, as in SQL. A statistic that is NULL (no non-NULL value in scope)
-//! fails with a message. NaN is a value: a float column holding one has NaN for its mean,
-//! sum, stddev and max (NaN orders above every number, as in DataFusion), and NaN is
-//! within no bounds, so the check fails and the report shows `NaN`. Bounds with `min`
+//! fails with a message. NaN poisons: a float column holding a NaN (of either sign) has NaN
+//! for every statistic but `distinct_count`, and NaN is within no bounds, so the check
+//! fails and the report shows `NaN`. An integer `sum` is exact (no 64-bit overflow). Bounds with `min`
 //! above `max` are a rules error. Median and percentile of decimals are computed in double
 //! precision (not truncated to the column's scale); dates and timestamps are compared as
 //! exact instants at any date, `9999-12-31` included. Exact `distinct_count` runs as its own grouped pass (inside the fused
@@ -153,10 +153,45 @@ impl Rule for Statistic {
             _ => column,
         };
         let fused = |expr: Expr| (vec![expr], None);
+        let exact_mean = self.stat == "mean"
+            && (data_type.is_integer()
+                || matches!(
+                    data_type,
+                    DataType::Decimal32(..)
+                        | DataType::Decimal64(..)
+                        | DataType::Decimal128(..)
+                        | DataType::Decimal256(..)
+                ));
         let (measures, query) = match self.stat.as_str() {
             "min" => fused(min(column)),
             "max" => fused(max(column)),
+            // The mean of integers and decimals is their exact sum (a 38-digit decimal)
+            // over their count: a running f64 sum cancels catastrophically on 64-bit
+            // extremes (a mean of 0.0 for 7.25 was seen).
+            "mean" if exact_mean => (
+                vec![
+                    sum(datafusion::logical_expr::cast(
+                        column.clone(),
+                        match &data_type {
+                            DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => {
+                                DataType::Decimal128(38, *s)
+                            }
+                            DataType::Decimal32(_, s) | DataType::Decimal64(_, s) => {
+                                DataType::Decimal128(38, *s)
+                            }
+                            _ => DataType::Decimal128(38, 0),
+                        },
+                    )),
+                    count(column),
+                ],
+                None,
+            ),
             "mean" => fused(avg(column)),
+            // An integer sum is exact: summed as a 38-digit decimal (Int64 would wrap).
+            "sum" if data_type.is_integer() => fused(sum(datafusion::logical_expr::cast(
+                column,
+                DataType::Decimal128(38, 0),
+            ))),
             "sum" => fused(sum(column)),
             "stddev" => fused(stddev(column)),
             "median" => fused(median(column)),
@@ -187,9 +222,23 @@ impl Rule for Statistic {
         };
         let null_group = query.is_some();
         let nullable_column = cx.column(&self.column)?;
+        let float = matches!(
+            data_type,
+            DataType::Float16 | DataType::Float32 | DataType::Float64
+        );
+        let poisoned_by_nan = float && self.stat != "distinct_count";
         let measures = if null_group {
             // count of NULLs, to drop the NULL group from the distinct count.
             vec![super::count_if(nullable_column.is_null())?]
+        } else if poisoned_by_nan {
+            // NaN makes every statistic of the column NaN. Left to the kernels, the answer
+            // would depend on NaN's sign bit (min/max order a negative NaN below every
+            // number and a positive one above).
+            let mut m = measures;
+            m.push(super::count_if(datafusion::functions::math::expr_fn::isnan(
+                nullable_column,
+            ))?);
+            m
         } else {
             measures
         };
@@ -218,7 +267,17 @@ impl Rule for Statistic {
                             .unwrap_or_default(),
                     )
                 } else {
-                    let v = as_f64(o.measures.first());
+                    let nans = super::as_u64(o.measures.get(1));
+                    let v = if poisoned_by_nan && nans > 0 {
+                        Some(f64::NAN)
+                    } else if exact_mean {
+                        match super::as_u64(o.measures.get(1)) {
+                            0 => None,
+                            n => as_f64(o.measures.first()).map(|total| total / n as f64),
+                        }
+                    } else {
+                        as_f64(o.measures.first())
+                    };
                     (
                         v.map(Bound::Number),
                         v.map(super::number_json).unwrap_or_default(),

@@ -11,3 +11,4 @@ mod sample_lake;
 mod stores;
 mod streams;
 mod trust;
+mod writers;
