@@ -180,7 +180,7 @@ fn init_logging(global: &GlobalArgs) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("dq={level},warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| crate::engine::store::Scrubbing(std::io::stderr()));
     let _ = match global.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.with_target(false).try_init(),
@@ -219,10 +219,10 @@ pub fn main() -> i32 {
 }
 
 fn render_error(e: &DqError) -> String {
-    match e {
+    crate::engine::store::scrub(&match e {
         DqError::Config(_) => e.to_string(),
         other => format!("error: {other}"),
-    }
+    })
 }
 
 fn load_project(global: &GlobalArgs) -> Result<Project, DqError> {
@@ -355,10 +355,12 @@ fn validate(global: &GlobalArgs, args: ValidateArgs, verb: &str) -> Result<i32, 
         }
     };
     if let Some(path) = &args.metrics_out {
-        write_atomically(path, report::metrics::render(&report).as_bytes())
+        let metrics = crate::engine::store::scrub(&report::metrics::render(&report));
+        write_atomically(path, metrics.as_bytes())
             .map_err(|e| DqError::Runtime(format!("cannot write {}: {e}", path.display())))?;
     }
-    let rendered = report::render(&report, args.format, color);
+    // Every report channel is scrubbed, whatever a message or a sample row may hold.
+    let rendered = crate::engine::store::scrub(&report::render(&report, args.format, color));
     match args.output.as_deref() {
         None | Some("-") => {
             let mut out = std::io::stdout().lock();
@@ -534,7 +536,7 @@ fn plan(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
             d.error.clone().unwrap_or_default()
         ));
     }
-    print!("{out}");
+    print!("{}", crate::engine::store::scrub(&out));
     Ok(if prepared.failed_datasets.is_empty() {
         0
     } else {

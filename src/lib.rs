@@ -7,6 +7,8 @@ pub mod config;
 pub mod duration;
 pub mod engine;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod readiness;
 pub mod report;
 pub mod rules;

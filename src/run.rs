@@ -29,6 +29,10 @@ impl Context {
         let (env_name, environment) = project.environment(env)?;
         // `${VAR}`s are expanded when streams run, so `dq validate` does not need them.
         let kafka = environment.kafka.clone();
+        crate::engine::store::register_secrets(&environment.storage);
+        if let Some(k) = &kafka {
+            crate::engine::store::register_secrets(&k.options);
+        }
         let as_of: DateTime<Utc> = match as_of.or(environment.as_of.as_deref()) {
             Some(text) => crate::time::parse_instant(text)
                 .map_err(|e| DqError::Usage(format!("--as-of: {e}")))?,
@@ -113,14 +117,19 @@ impl Context {
             ));
         }
         let expanded = match (&self.kafka, want_streams && !self.rules.streams.is_empty()) {
-            (Some(k), true) => Some(k.clone().expanded().map_err(|e| {
-                DqError::Config(vec![crate::error::Diagnostic::new(
-                    &self.project.file,
-                    0,
-                    0,
-                    format!("environment `{}`: {e}", self.env_name),
-                )])
-            })?),
+            (Some(k), true) => Some(
+                k.clone()
+                    .expanded()
+                    .inspect(|k| crate::engine::store::register_secrets(&k.options))
+                    .map_err(|e| {
+                        DqError::Config(vec![crate::error::Diagnostic::new(
+                            &self.project.file,
+                            0,
+                            0,
+                            format!("environment `{}`: {e}", self.env_name),
+                        )])
+                    })?,
+            ),
             _ => None,
         };
         let kafka = match (&expanded, want_streams && !self.rules.streams.is_empty()) {

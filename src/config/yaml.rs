@@ -101,21 +101,22 @@ pub fn position<T>(s: &Spanned<T>) -> (u64, u64) {
 /// Finds `key:` in the source at or after `from_line`, to point an error at the offending key
 /// inside a node we only know the start of.
 pub fn locate_key(text: &str, from_line: u64, key: &str) -> Option<(u64, u64)> {
+    // An empty key (`column.` has one after its dot) matches everywhere: no position.
+    if key.is_empty() {
+        return None;
+    }
     for (idx, line) in text
         .lines()
         .enumerate()
         .skip(from_line.saturating_sub(1) as usize)
     {
-        let mut search = 0;
-        while let Some(found) = line[search..].find(key) {
-            let col = search + found;
+        for (col, _) in line.match_indices(key) {
             let before = line[..col].chars().last();
             let after = line[col + key.len()..].trim_start().chars().next();
             let boundary = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
             if boundary && after == Some(':') {
                 return Some((idx as u64 + 1, col as u64 + 1));
             }
-            search = col + key.len();
         }
     }
     None
@@ -137,5 +138,12 @@ mod tests {
     fn locate_key_finds_whole_keys() {
         let text = "a:\n  - x_min: 1\n    min: 2\n";
         assert_eq!(locate_key(text, 1, "min"), Some((3, 5)));
+    }
+
+    #[test]
+    fn an_empty_key_is_not_located_and_does_not_loop() {
+        // `column.` (found by the rules fuzzer) left an empty key after its dot.
+        assert_eq!(locate_key("a: { column.: [x] }\n", 1, ""), None);
+        assert_eq!(locate_key("x: { é: 1 }\n", 1, "é"), Some((1, 6)));
     }
 }

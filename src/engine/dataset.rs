@@ -221,7 +221,10 @@ pub async fn register(
     let probe = parquet_format(true);
     let root = match url.scheme() {
         "file" => "/".to_string(),
-        scheme => store::redact(&format!("{scheme}://{}/", url.host_str().unwrap_or_default())),
+        scheme => store::redact(&format!(
+            "{scheme}://{}/",
+            url.host_str().unwrap_or_default()
+        )),
     };
     let found = footers::read(&state, &probe, &object_store, &objects, &root).await?;
     facts.null_free_columns = found.null_free.clone();
@@ -238,10 +241,11 @@ pub async fn register(
     // every null count is present and there is no float column (its min/max leave NaN
     // out, and any query — a scope, a custom SQL check, a failing-row sample — may filter
     // on it).
-    let has_floats = file_schema.fields().iter().any(|f| has_float(f.data_type()));
-    let format = Arc::new(parquet_format(
-        found.null_counts_complete && !has_floats,
-    ));
+    let has_floats = file_schema
+        .fields()
+        .iter()
+        .any(|f| has_float(f.data_type()));
+    let format = Arc::new(parquet_format(found.null_counts_complete && !has_floats));
     // Partition values are listed as text and typed in the scan, where Hive's
     // `__HIVE_DEFAULT_PARTITION__` becomes NULL (see `partitions`).
     let raw_partitions: Vec<(String, DataType)> = spec

@@ -707,7 +707,7 @@ fn scoped_plan(
 }
 
 /// Plans a user's SQL query, refusing anything but a read-only query.
-fn plan_read_only_sql(
+pub(crate) fn plan_read_only_sql(
     session: &SessionContext,
     sql: &str,
     as_of: DateTime<Utc>,

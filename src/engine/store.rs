@@ -207,6 +207,63 @@ pub fn explain(error: &str) -> String {
 
 /// Removes secrets from text: signed-URL parameters, and the values of the credential
 /// variables set in this process.
+/// Secrets dq was given in files (dq.yaml `storage:`, Kafka options), kept so that every
+/// output channel can remove them; environment variables are looked up as they are.
+static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Whether a setting named `key` holds a secret (`aws_secret_access_key`, `sasl.password`,
+/// `azure_storage_sas_token`, `ssl.key.password`, `google_service_account_key` …).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    !k.ends_with("_id")
+        && !k.ends_with(".id")
+        && [
+            "secret",
+            "password",
+            "token",
+            "sas",
+            "credential",
+            "private",
+            "account_key",
+            "service_account_key",
+            "sasl.oauthbearer.config",
+            "access_key",
+        ]
+        .iter()
+        .any(|w| k.contains(w))
+}
+
+/// Remembers `value` as a secret to scrub from every output from now on.
+pub fn register_secret(value: &str) {
+    if value.len() < 4 {
+        return;
+    }
+    // As written, and as it appears inside a JSON string (a report) if that differs.
+    let escaped = serde_json::to_string(value).unwrap_or_default();
+    let escaped = escaped.trim_matches('"').to_string();
+    if let Ok(mut secrets) = SECRETS.write() {
+        if escaped != value && !secrets.contains(&escaped) {
+            secrets.push(escaped);
+        }
+        if !secrets.iter().any(|s| s == value) {
+            secrets.push(value.to_string());
+            // Longest first, so that a secret containing another is removed whole.
+            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+    }
+}
+
+/// Registers every secret-looking value of `options` (see [`is_secret_key`]).
+pub fn register_secrets<'a>(options: impl IntoIterator<Item = (&'a String, &'a String)>) {
+    for (k, v) in options {
+        if is_secret_key(k) {
+            register_secret(v);
+        }
+    }
+}
+
+/// `text` without secrets: signed-URL parameters, the values of the credential variables
+/// of each cloud, and every secret registered from dq's configuration.
 pub fn scrub(text: &str) -> String {
     static SIGNED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = SIGNED.get_or_init(|| {
@@ -230,7 +287,27 @@ pub fn scrub(text: &str) -> String {
             }
         }
     }
+    if let Ok(secrets) = SECRETS.read() {
+        for secret in secrets.iter() {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
     out
+}
+
+/// A writer that scrubs secrets from what passes through it, line by line (for logs).
+pub struct Scrubbing<W: std::io::Write>(pub W);
+
+impl<W: std::io::Write> std::io::Write for Scrubbing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 #[cfg(test)]
@@ -246,6 +323,26 @@ mod tests {
         let u = dataset_url(Path::new("/proj"), "./lake", "silver/orders").unwrap();
         assert_eq!(u.scheme(), "file");
         assert!(u.path().ends_with("/proj/lake/silver/orders"), "{u}");
+    }
+
+    #[test]
+    fn registered_secrets_are_scrubbed() {
+        assert!(is_secret_key("aws_secret_access_key"));
+        assert!(is_secret_key("sasl.password"));
+        assert!(is_secret_key("azure_storage_sas_token"));
+        assert!(!is_secret_key("aws_access_key_id"));
+        assert!(!is_secret_key("region"));
+        let options: BTreeMap<String, String> = [
+            (
+                "aws_secret_access_key".to_string(),
+                "s3cr3t-from-yaml".to_string(),
+            ),
+            ("region".to_string(), "eu-west-1".to_string()),
+        ]
+        .into();
+        register_secrets(&options);
+        let out = scrub("failed with key s3cr3t-from-yaml in eu-west-1");
+        assert_eq!(out, "failed with key *** in eu-west-1");
     }
 
     #[test]

@@ -235,9 +235,9 @@ impl Rule for Statistic {
             // would depend on NaN's sign bit (min/max order a negative NaN below every
             // number and a positive one above).
             let mut m = measures;
-            m.push(super::count_if(datafusion::functions::math::expr_fn::isnan(
-                nullable_column,
-            ))?);
+            m.push(super::count_if(
+                datafusion::functions::math::expr_fn::isnan(nullable_column),
+            )?);
             m
         } else {
             measures

@@ -302,7 +302,12 @@ fn impossible_bounds_are_rules_errors_for_every_kind() {
         "silver.yaml",
         "layer: silver\ndatasets:\n  - name: orders\n  - name: customers\nreconciliations:\n  - name: r\n    left: { dataset: orders, expr: \"count(*)\" }\n    right: { dataset: customers, expr: \"count(*)\" }\n    tolerance: { relative: -0.1 }\n",
     )]);
-    expect(&p, &["lint"], 2, &["tolerance relative must be a number ≥ 0"]);
+    expect(
+        &p,
+        &["lint"],
+        2,
+        &["tolerance relative must be a number ≥ 0"],
+    );
 }
 
 #[test]
@@ -356,7 +361,10 @@ fn config_files_must_be_regular_files() {
     std::fs::remove_file(p.path().join("rules/zero.yaml")).unwrap();
     // A FIFO as dq.yaml: refused at once, not read forever.
     let fifo = p.path().join("fifo.yaml");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     let started = std::time::Instant::now();
     let run = crate::common::dq(p.path(), &["--config", fifo.to_str().unwrap(), "validate"]);
@@ -369,7 +377,12 @@ fn config_files_must_be_regular_files() {
 #[test]
 fn outputs_to_devices_and_directories() {
     let p = Project::new(&[("silver.yaml", &silver_orders(&["row_count: { min: 1 }"]))]);
-    expect(&p, &["validate", "--output", "/dev/null", "--format", "json"], 0, &[]);
+    expect(
+        &p,
+        &["validate", "--output", "/dev/null", "--format", "json"],
+        0,
+        &[],
+    );
     assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
     let out = p.path().join("out");
     std::fs::create_dir(&out).unwrap();
@@ -385,4 +398,14 @@ fn outputs_to_devices_and_directories() {
         .filter(|n| n.contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Found by the rules-file fuzzer: an unknown field ending in a dot hung `dq lint`.
+#[test]
+fn an_unknown_field_ending_in_a_dot_is_an_error_not_a_hang() {
+    let p = Project::new(&[(
+        "silver.yaml",
+        &silver_orders(&["unique: { column.: [order_id] }"]),
+    )]);
+    expect(&p, &["lint"], 2, &["unknown field `column.`"]);
 }

@@ -8,6 +8,7 @@ mod docs;
 mod one_scan;
 mod readiness;
 mod sample_lake;
+mod secrets;
 mod stores;
 mod streams;
 mod trust;

@@ -188,7 +188,7 @@ fn nan_left_out_of_min_max_still_fails_range_expression_and_statistics() {
         &floats("x", vec![Some(5.0), Some(f64::NAN), Some(5.0)]),
     );
     lake.rules(
-        "  - name: t\n    checks:\n      - range: { column: x, min: 0, max: 10 }\n      - range: { name: at_least_zero, column: x, min: 0 }\n      - expression: { name: below_ten, condition: \"x < 10\" }\n      - statistic: { column: x, stat: max, max: 10 }\n      - statistic: { column: x, stat: min, min: 0 }\n",
+        "  - name: t\n    checks:\n      - range: { column: x, min: 0, max: 10 }\n      - range: { name: at_least_zero, column: x, min: 0 }\n      - expression: { name: below_ten, condition: \"x < 10\" }\n      - statistic: { column: x, stat: max, max: 10 }\n      - statistic: { column: x, stat: min, min: 0 }\n      - sql: { name: above_ten, query: \"SELECT count(*) FROM lake.t WHERE x > 10\", equals: 1 }\n",
     );
     let (run, report) = lake.validate();
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -198,8 +198,14 @@ fn nan_left_out_of_min_max_still_fails_range_expression_and_statistics() {
     let max = check(&report, "max(x)");
     assert_eq!(max["status"], "fail", "{max:#}");
     assert_eq!(max["observed"], "NaN");
-    // The minimum ignores nothing either: it is 5, and passes.
-    assert_eq!(check(&report, "min(x)")["status"], "pass");
+    // NaN makes every statistic NaN, whatever its sign bit would make min and max say.
+    let min = check(&report, "min(x)");
+    assert_eq!(
+        (&min["status"], &min["observed"]),
+        (&"fail".into(), &"NaN".into())
+    );
+    // Row-group pruning would drop the NaN row from a custom query (max = 5 < 10).
+    assert_eq!(check(&report, "above_ten")["status"], "pass", "{report:#}");
 }
 
 #[test]

@@ -59,8 +59,7 @@ fn counts_equal_duckdb_on_files_written_by_pyarrow_and_duckdb() {
         String::from_utf8_lossy(&made.stderr)
     );
     let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("expected.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("expected.json")).unwrap()).unwrap();
     let run = dq(dir.path(), &["validate", "--format", "json"]);
     assert!(
         run.code == 0 || run.code == 1,
