@@ -152,6 +152,10 @@ pub struct ValidateArgs {
     /// Engine memory limit, e.g. 512MB; beyond it sorts and aggregations spill to disk.
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Read every page of every column in scope, even where footers answer a check (a file
+    /// with damaged data pages and an intact footer is then an error, exit 3).
+    #[arg(long)]
+    pub verify_files: bool,
     /// Colour in the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -324,6 +328,7 @@ fn validate(global: &GlobalArgs, args: ValidateArgs, verb: &str) -> Result<i32, 
     if let Some(n) = args.sample_failures {
         cx.options.sample_failures = n;
     }
+    cx.options.verify_files = args.verify_files;
     if let Some(limit) = &args.memory_limit {
         cx.options.memory_limit = Some(crate::run::parse_size(limit).map_err(DqError::Usage)?);
     }

@@ -80,6 +80,7 @@ impl Context {
             as_of,
             sample_failures: defaults.sample_failures.unwrap_or(5),
             memory_limit,
+            verify_files: false,
         };
         Ok(Context {
             project,

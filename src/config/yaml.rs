@@ -53,6 +53,33 @@ fn first_line(rendered: &str) -> String {
 
 /// Turns serde's "unknown field `x`, expected one of `a`, `b`" into a message plus a
 /// "did you mean" help when a valid name is close. `extra` adds names serde does not list.
+/// Names other tools (and people) use for dq's fields: (theirs, dq's).
+const SYNONYMS: &[(&str, &str)] = &[
+    ("metric", "stat"),
+    ("statistic", "stat"),
+    ("function", "stat"),
+    ("agg", "stat"),
+    ("regexp", "regex"),
+    ("pattern", "regex"),
+    ("col", "column"),
+    ("field", "column"),
+    ("cols", "columns"),
+    ("fields", "columns"),
+    ("allowed", "values"),
+    ("accepted", "values"),
+    ("value_set", "values"),
+    ("minimum", "min"),
+    ("min_value", "min"),
+    ("lower", "min"),
+    ("maximum", "max"),
+    ("max_value", "max"),
+    ("upper", "max"),
+    ("mostly", "max_failed_fraction"),
+    ("level", "severity"),
+    ("filter", "where"),
+    ("row_condition", "where"),
+];
+
 pub fn explain_serde_message(message: &str, extra: &[&str]) -> (String, Option<String>) {
     for prefix in ["unknown field `", "unknown variant `"] {
         if let Some(start) = message.find(prefix) {
@@ -82,7 +109,12 @@ pub fn explain_serde_message(message: &str, extra: &[&str]) -> (String, Option<S
             } else {
                 "value"
             };
-            let help = match closest(given, valid.iter().copied()) {
+            // What other tools call a field comes first; then the closest spelling.
+            let synonym = SYNONYMS
+                .iter()
+                .find(|(other, ours)| *other == given && valid.contains(ours))
+                .map(|(_, ours)| *ours);
+            let help = match synonym.or_else(|| closest(given, valid.iter().copied())) {
                 Some(s) => Some(format!("did you mean `{s}`? valid: {}", valid.join(", "))),
                 None if !valid.is_empty() => Some(format!("valid: {}", valid.join(", "))),
                 None => None,
@@ -132,6 +164,15 @@ mod tests {
             explain_serde_message("unknown field `mni`, expected one of `min`, `max`", &[]);
         assert_eq!(m, "unknown field `mni`");
         assert!(h.unwrap().contains("did you mean `min`"));
+    }
+
+    #[test]
+    fn other_tools_names_suggest_ours() {
+        let (_, h) = explain_serde_message(
+            "unknown field `metric`, expected one of `column`, `stat`, `percentile`, `min`, `max`, `approx`",
+            &[],
+        );
+        assert!(h.unwrap().starts_with("did you mean `stat`"));
     }
 
     #[test]

@@ -39,6 +39,29 @@ pub struct DatasetFacts {
     /// Nullable columns whose Parquet statistics prove they hold no NULL in any listed file.
     #[serde(skip)]
     pub null_free_columns: Vec<String>,
+    /// The files read, for naming the bad one when a scan fails.
+    #[serde(skip)]
+    pub read: Option<Arc<Files>>,
+}
+
+/// A dataset's files and how they are read.
+#[derive(Debug)]
+pub struct Files {
+    /// `scheme://authority` of the store (`file://` for local files).
+    pub store_url: String,
+    /// What to print before an object's path (`/` for local files).
+    pub root: String,
+    pub objects: Vec<ObjectMeta>,
+    pub schema: datafusion::arrow::datatypes::SchemaRef,
+    pub format: Arc<ParquetFormat>,
+}
+
+impl Files {
+    /// `url` (one of these files) as a person reads it, credentials redacted.
+    pub fn shown(&self, url: &str) -> String {
+        let path = url.strip_prefix(&self.store_url).unwrap_or(url);
+        store::redact(&format!("{}{}", self.root, path.trim_start_matches('/')))
+    }
 }
 
 impl DatasetFacts {
@@ -217,6 +240,7 @@ pub async fn register(
         newest_object: objects.iter().map(|o| o.last_modified).max(),
         skipped,
         null_free_columns: vec![],
+        read: None,
     };
     let probe = parquet_format(true);
     let root = match url.scheme() {
@@ -246,6 +270,16 @@ pub async fn register(
         .iter()
         .any(|f| has_float(f.data_type()));
     let format = Arc::new(parquet_format(found.null_counts_complete && !has_floats));
+    facts.read = Some(Arc::new(Files {
+        store_url: match url.scheme() {
+            "file" => "file:///".to_string(),
+            scheme => format!("{scheme}://{}/", url.host_str().unwrap_or_default()),
+        },
+        root: root.clone(),
+        objects: objects.clone(),
+        schema: file_schema.clone(),
+        format: Arc::clone(&format),
+    }));
     // Partition values are listed as text and typed in the scan, where Hive's
     // `__HIVE_DEFAULT_PARTITION__` becomes NULL (see `partitions`).
     let raw_partitions: Vec<(String, DataType)> = spec

@@ -21,6 +21,7 @@ use crate::report::{CheckResult, DatasetResult, Status};
 use crate::rules::reconciliation::Tolerance;
 use crate::rules::{CompileContext, Compiled, FailingRows, Observed, Outcome};
 
+pub mod blame;
 pub mod contain;
 pub mod count_true;
 pub mod dataset;
@@ -49,6 +50,10 @@ pub struct RunOptions {
     pub as_of: DateTime<Utc>,
     pub sample_failures: usize,
     pub memory_limit: Option<usize>,
+    /// Read and decode every page of every column in scope, even where a check could be
+    /// answered from the footers (`row_count`, `not_null` on a column proven NULL-free):
+    /// a file whose data pages are damaged but whose footer is intact is then an error.
+    pub verify_files: bool,
 }
 
 impl RunOptions {
@@ -63,6 +68,7 @@ impl RunOptions {
             as_of: chrono::Utc::now(),
             sample_failures: 5,
             memory_limit: None,
+            verify_files: false,
         }
     }
 }
@@ -524,6 +530,16 @@ pub async fn prepare(
                 sql,
             });
         }
+        if options.verify_files && !fused.is_empty() {
+            // count(column) decodes every page of the column (its validity at least).
+            for (q, f) in schema.iter() {
+                let column = Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()));
+                let _ = fused.add(
+                    datafusion::functions_aggregate::expr_fn::count(column),
+                    None,
+                );
+            }
+        }
         let rows_slot = if fused.is_empty() {
             None
         } else {
@@ -903,6 +919,26 @@ async fn contained_run(
     }
 }
 
+/// A scan error that names the file it came from, found by reading the files one by one
+/// (DataFusion's errors about data name no file). Storage errors are left as they are.
+async fn name_the_file(session: &SessionContext, d: &PreparedDataset, error: String) -> String {
+    let Some(files) = &d.facts.read else {
+        return error;
+    };
+    if error.contains("/")
+        && files
+            .objects
+            .iter()
+            .any(|o| error.contains(o.location.as_ref()))
+    {
+        return error;
+    }
+    match blame::find_bad_file(session, files).await {
+        Some((file, e)) => format!("corrupt Parquet file {file}: {e}"),
+        None => error,
+    }
+}
+
 async fn run_dataset(
     session: &SessionContext,
     d: &PreparedDataset,
@@ -919,7 +955,7 @@ async fn run_dataset(
         {
             Ok(plan) => match collect(session, plan).await {
                 Ok(batches) => values::first_row(&batches).map(|r| r.unwrap_or_default()),
-                Err(e) => Err(e),
+                Err(e) => Err(name_the_file(session, d, e).await),
             },
             Err(e) => Err(df_err(e)),
         }

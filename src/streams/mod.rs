@@ -875,8 +875,9 @@ mod tests {
             spec("{ name: live, topic: t, sample: 1s, checks: [ { latency: { p99_max: 1s } } ] }");
         let started = Instant::now();
         let r = run_stream(&settings(format!("127.0.0.1:{closed}")), &s);
+        // A hang bound, not a speed assertion: the configured timeouts are a few seconds.
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(120),
             "{:?}",
             started.elapsed()
         );

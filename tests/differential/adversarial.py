@@ -96,10 +96,11 @@ def write_files(rng, t, folder):
             written.append(("duckdb", path))
         else:
             stats = rng.choice([True, False, ["i64", "f64", "s"], ["d", "cat", "key"]])
-            if rng.random() < 0.5:
-                # Dictionary-typed strings in some files, plain in others.
-                part = part.set_column(part.schema.get_field_index("cat"), "cat",
-                                       part.column("cat").dictionary_encode())
+            for name in ("cat", "s"):
+                if rng.random() < 0.5:
+                    # Dictionary-typed strings in some files, plain in others.
+                    part = part.set_column(part.schema.get_field_index(name), name,
+                                           part.column(name).dictionary_encode())
             pq.write_table(
                 part, path,
                 row_group_size=rng.choice([1, 3, 10, 10_000]),

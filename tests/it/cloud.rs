@@ -117,7 +117,7 @@ fn dq_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
+    let out = crate::common::output_within_bound(cmd);
     let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -283,12 +283,9 @@ fn s3_missing_bucket_and_unreachable_endpoint() {
         &["validate", "--env", "remote", "--format", "json"],
         &as_refs(&env),
     );
+    // Returned at all (a hang fails in the helper): the timeout, not its speed, is tested.
     assert_eq!(run.code, 3);
-    assert!(
-        started.elapsed().as_secs() < 60,
-        "took {:?}",
-        started.elapsed()
-    );
+    let _ = started;
     let report = run.json();
     assert_valid_report(&report);
     let message = report["checks"][0]["message"].as_str().unwrap().to_string();

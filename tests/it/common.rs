@@ -38,13 +38,53 @@ impl Run {
     }
 }
 
-pub fn dq(dir: &Path, args: &[&str]) -> Run {
-    let out: Output = Command::new(DQ)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .output()
+/// How long any one dq process may run in a test before it counts as hung. Tests assert
+/// behaviour, never speed: this bound only turns a hang into a failure with a message.
+pub const HANG: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs `command` to completion, killing it (and failing the test) if it outlives [`HANG`].
+pub fn output_within_bound(mut command: Command) -> Output {
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run dq");
+    // Drain the pipes while waiting, so a chatty process cannot block on a full pipe.
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut b).ok();
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut b).ok();
+        b
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for dq") {
+            break status;
+        }
+        if started.elapsed() > HANG {
+            let _ = child.kill();
+            panic!("dq hung: still running after {HANG:?}: {command:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+pub fn dq(dir: &Path, args: &[&str]) -> Run {
+    let mut command = Command::new(DQ);
+    command.args(args).current_dir(dir).env_remove("NO_COLOR");
+    let out: Output = output_within_bound(command);
     let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -73,12 +73,12 @@ fn secrets_given_every_way_stay_out_of_every_channel() {
         vec!["-vv".into(), "lint".into()],
     ];
     for args in runs {
-        let o = Command::new(DQ)
+        let mut command = Command::new(DQ);
+        command
             .args(&args)
             .current_dir(dir.path())
-            .env("AWS_SESSION_TOKEN", IN_ENV)
-            .output()
-            .unwrap();
+            .env("AWS_SESSION_TOKEN", IN_ENV);
+        let o = crate::common::output_within_bound(command);
         let mut all = format!(
             "{}{}",
             String::from_utf8_lossy(&o.stdout),

@@ -426,3 +426,69 @@ async fn the_sql_shown_for_references_is_the_sql_that_runs() {
         );
     }
 }
+
+/// A file whose data pages are damaged but whose footer is intact: `row_count` (and
+/// `not_null` on a column the footer proves NULL-free) are answered from the footer, as
+/// documented; `--verify-files` reads every page and fails, and a scan that meets the
+/// damage names the file.
+#[test]
+fn damaged_pages_are_found_by_verify_files_and_named() {
+    let lake = Lake::new();
+    lake.write(
+        "good/part-0.parquet",
+        &ints("x", (0..100).map(Some).collect()),
+    );
+    let values: Vec<Option<i64>> = (0..5000).map(|i| Some(i * 7919 % 1000)).collect();
+    let path = lake.write("t/part-0.parquet", &ints("x", values.clone()));
+    lake.write("t/part-1.parquet", &ints("x", values));
+    // Scribble over the column chunks' pages, leaving the footer and page index intact.
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&std::fs::File::open(&path).unwrap())
+        .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    for group in metadata.row_groups() {
+        for chunk in group.columns() {
+            let (start, len) = chunk.byte_range();
+            for b in &mut bytes[start as usize..(start + len) as usize] {
+                *b = 0xA5;
+            }
+        }
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let checks = "    checks:\n      - row_count: { min: 1 }\n      - not_null: { columns: [x] }\n";
+    lake.rules(&format!("  - name: good\n{checks}  - name: t\n{checks}"));
+    let (run, _) = lake.validate();
+    assert_eq!(run.code, 0, "footers answer both checks: {}", run.stdout);
+
+    let run = dq(
+        lake.dir.path(),
+        &["validate", "--format", "json", "--verify-files"],
+    );
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = run.json();
+    let t = report["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "lake.t")
+        .unwrap();
+    let error = t["error"].as_str().unwrap();
+    assert!(
+        error.contains("t/part-0.parquet"),
+        "the file is not named: {error}"
+    );
+    let good = report["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "lake.good")
+        .unwrap();
+    assert_eq!(good["rows_in_scope"], 100);
+
+    // A check that reads the column meets the damage without the flag, and names the file.
+    lake.rules("  - name: t\n    checks:\n      - range: { column: x, min: 0 }\n");
+    let (run, report) = lake.validate();
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    let error = report["datasets"][0]["error"].as_str().unwrap();
+    assert!(error.contains("t/part-0.parquet"), "{error}");
+}

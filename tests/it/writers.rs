@@ -108,3 +108,47 @@ fn counts_equal_duckdb_on_files_written_by_pyarrow_and_duckdb() {
     );
     eprintln!("seed {seed}: {compared} checks over {cases} lakes agree with DuckDB");
 }
+
+/// Spark's legacy INT96 timestamps past 2262 (the `9999-12-31` sentinel) are read exactly:
+/// at nanosecond precision they wrapped to 1816 and were judged as such.
+#[test]
+#[ignore = "needs the pyarrow that `make test` installs"]
+fn int96_timestamps_past_2262_are_read_exactly() {
+    let lake = crate::trust::Lake::new();
+    let path = lake.file("t/part-0.parquet");
+    let script = format!(
+        "import datetime as dt, pyarrow as pa, pyarrow.parquet as pq\n\
+         t = pa.table({{'ts': pa.array([dt.datetime(9999, 12, 31, 23, 59, 59), dt.datetime(2026, 11, 20), None], pa.timestamp('us'))}})\n\
+         pq.write_table(t, {path:?}, use_deprecated_int96_timestamps=True)\n"
+    );
+    let made = std::process::Command::new(python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    lake.rules(
+        "  - name: t\n    checks:\n      - statistic: { column: ts, stat: max, max: '9999-12-31T23:59:59Z' }\n      - statistic: { name: min_ts, column: ts, stat: min, min: '2026-11-20T00:00:00Z' }\n      - range: { column: ts, min: '2000-01-01T00:00:00Z' }\n      - freshness: { column: ts, max_age: 1d }\n",
+    );
+    let (run, report) = lake.validate();
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    let max = crate::trust::check(&report, "max(ts)");
+    assert_eq!(max["status"], "pass", "{max:#}");
+    assert!(
+        max["observed"]
+            .as_str()
+            .unwrap()
+            .starts_with("9999-12-31T23:59:59"),
+        "{max:#}"
+    );
+    assert_eq!(crate::trust::check(&report, "min_ts")["status"], "pass");
+    assert_eq!(crate::trust::check(&report, "range(ts)")["failed_rows"], 0);
+    // The newest value is in the future: fresh, not "no data".
+    assert_eq!(
+        crate::trust::check(&report, "freshness(ts)")["status"],
+        "pass"
+    );
+}
