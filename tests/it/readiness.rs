@@ -343,3 +343,69 @@ fn json_from(command: &mut Command) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The score is severity-weighted exactly (error 3, warn 1): one failing error check and
+/// one failing warning among four checks of each severity.
+#[test]
+fn the_score_weighs_errors_three_times_warnings() {
+    let checks = [
+        "row_count: { min: 1 }",
+        "not_null: { columns: [order_id] }",
+        "unique: { columns: [order_id] }",
+        "unique: { name: ids_repeat, columns: [customer_id] }",
+        "row_count: { name: w1, min: 1, severity: warn }",
+        "not_null: { name: w2, columns: [order_id], severity: warn }",
+        "unique: { name: w3, columns: [order_id], severity: warn }",
+        "unique: { name: w4, columns: [customer_id], severity: warn }",
+    ];
+    let p = project_with_policy("{ blocking: [gold] }", &checks);
+    let report = p.dq(&["readiness", "--format", "json"]).json();
+    let silver = row(&report, "silver");
+    // customers' row_count also counts in silver: 5 error checks (15) and 4 warnings (4);
+    // passed: 4 error (12) + 3 warnings (3) = 15 of 19. Unweighted it would be 7/9.
+    let score = silver["score"].as_f64().unwrap();
+    assert!((score - 15.0 / 19.0).abs() < 1e-9, "{score} ({silver})");
+}
+
+#[test]
+fn min_score_require_checks_and_require_streams_block() {
+    let warn = "unique: { columns: [customer_id], severity: warn }";
+    let ok = "row_count: { min: 1 }";
+    // Warnings alone never block, but a score below min_score does.
+    let p = project_with_policy("{ blocking: [silver], min_score: 0.9 }", &[ok, warn]);
+    let run = p.dq(&["readiness"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("is below readiness.min_score 90%"), "{}", run.stdout);
+    let p = project_with_policy("{ blocking: [silver], min_score: 0.5 }", &[ok, warn]);
+    assert_eq!(p.dq(&["readiness"]).code, 0);
+
+    // A blocking layer without checks.
+    let p = project_with_policy("{ blocking: [silver, gold] }", &[ok]);
+    std::fs::write(
+        p.path().join("rules/gold.yaml"),
+        "layer: gold\ndatasets:\n  - name: daily_revenue\n",
+    )
+    .unwrap();
+    let run = p.dq(&["readiness"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("gold: the layer has no checks (readiness.require_checks)"), "{}", run.stdout);
+    let p2 = project_with_policy("{ blocking: [silver, gold], require_checks: false }", &[ok]);
+    std::fs::write(
+        p2.path().join("rules/gold.yaml"),
+        "layer: gold\ndatasets:\n  - name: daily_revenue\n",
+    )
+    .unwrap();
+    assert_eq!(p2.dq(&["readiness"]).code, 0);
+
+    // Configured streams that cannot run (no kafka settings): only require_streams blocks.
+    let streams = "streams:\n  - name: s\n    topic: t\n    sample: 1s\n    checks:\n      - latency: { p99_max: 1s }\n";
+    let p = project_with_policy("{}", &[ok]);
+    std::fs::write(p.path().join("rules/streams.yaml"), streams).unwrap();
+    let run = p.dq(&["readiness"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let p = project_with_policy("{ require_streams: true }", &[ok]);
+    std::fs::write(p.path().join("rules/streams.yaml"), streams).unwrap();
+    let run = p.dq(&["readiness"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("readiness.require_streams"), "{}", run.stdout);
+}
