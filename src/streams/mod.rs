@@ -105,6 +105,26 @@ fn own_group(stream: &str) -> String {
     format!("dq-{stream}-{}-{}", std::process::id(), now_ms() as u64)
 }
 
+/// An authorization failure: the run cannot judge the stream (exit 3), however long it
+/// waits, so it says so instead of reporting "no records".
+fn is_denied(code: rdkafka::types::RDKafkaErrorCode) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::TopicAuthorizationFailed
+            | C::GroupAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::SaslAuthenticationFailed
+    )
+}
+
+/// A consume error that ends the stream's run, if it is one.
+fn fatal_poll_error(settings: &KafkaSettings, e: &rdkafka::error::KafkaError) -> Option<String> {
+    e.rdkafka_error_code()
+        .filter(|c| is_denied(*c))
+        .map(|c| kafka_error(settings, "access denied while consuming", c))
+}
+
 fn kafka_error(settings: &KafkaSettings, what: &str, e: impl std::fmt::Display) -> String {
     crate::engine::store::scrub(&format!("{what} (brokers {}): {e}", settings.brokers))
 }
@@ -123,6 +143,16 @@ fn partitions(
         let Some(t) = md.topics().iter().find(|t| t.name() == spec.topic) else {
             return Ok(None);
         };
+        if let Some(e) = t.error() {
+            let code = rdkafka::types::RDKafkaErrorCode::from(e);
+            if is_denied(code) {
+                return Err(kafka_error(
+                    settings,
+                    &format!("access to topic `{}` is denied", spec.topic),
+                    code,
+                ));
+            }
+        }
         if t.error().is_some() || t.partitions().is_empty() {
             return Ok(None);
         }
@@ -322,7 +352,12 @@ fn run_live(settings: &KafkaSettings, spec: &StreamSpec) -> Result<(Observed, Ve
                 }
                 samples.push((m.partition(), latency.max(0.0)));
             }
-            Some(Err(e)) => tracing::debug!(stream = %spec.name, "consume error: {e}"),
+            Some(Err(e)) => {
+                if let Some(fatal) = fatal_poll_error(settings, &e) {
+                    return Err(fatal);
+                }
+                tracing::debug!(stream = %spec.name, "consume error: {e}")
+            }
             None => {}
         }
     }
@@ -862,6 +897,147 @@ mod tests {
         );
         let checks = judge(&s, &r);
         assert_eq!(checks[0].status, Status::Fail, "{:?} {r:?}", checks[0]);
+    }
+
+    fn result(probe: bool) -> StreamResult {
+        StreamResult {
+            name: "s".into(),
+            topic: "t".into(),
+            group: Some("g".into()),
+            probe,
+            sample_seconds: 10.0,
+            status: Status::Pass,
+            error: None,
+            latency: stats::latency_stats(&[100.0, 120.0, 150.0]),
+            timestamp_type: None,
+            clock_skew_samples: 0,
+            probes_sent: probe.then_some(5),
+            probes_lost: probe.then_some(0),
+            group_state: None,
+            commit_interval_ms: None,
+            partitions: vec![],
+        }
+    }
+
+    #[test]
+    fn lost_probes_fail_the_latency_check_even_when_the_rest_is_fast() {
+        let s = spec(
+            "{ name: p, topic: t, probe: true, sample: 10s, checks: [ { latency: { p99_max: 1s } } ] }",
+        );
+        let mut r = result(true);
+        assert_eq!(judge(&s, &r)[0].status, Status::Pass);
+        r.probes_lost = Some(2);
+        let c = &judge(&s, &r)[0];
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(
+            c.message.as_deref().unwrap().contains("2 probe(s) lost"),
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn min_samples_fails_on_too_little_data() {
+        let s = spec(
+            "{ name: l, topic: t, sample: 10s, checks: [ { min_samples: { min: 10 } }, { latency: { p99_max: 1s } } ] }",
+        );
+        let r = result(false);
+        let checks = judge(&s, &r);
+        let min = checks.iter().find(|c| c.kind == "min_samples").unwrap();
+        assert_eq!(min.status, Status::Fail, "{min:?}");
+        assert!(
+            min.message.as_deref().unwrap().contains("only 3 samples"),
+            "{min:?}"
+        );
+        let mut none = result(false);
+        none.latency = stats::latency_stats(&[]);
+        let latency = judge(&s, &none)
+            .into_iter()
+            .find(|c| c.kind == "latency")
+            .unwrap();
+        assert_eq!(latency.status, Status::Fail);
+        assert!(latency.message.unwrap().contains("too little data"));
+    }
+
+    #[test]
+    fn coarse_commits_cannot_verify_a_seconds_bound() {
+        let s = spec(
+            "{ name: l, topic: t, group: g, sample: 10s, checks: [ { consumer_lag: { max_seconds: 1 } } ] }",
+        );
+        let mut r = result(false);
+        r.partitions = vec![PartitionResult {
+            partition: 0,
+            offset_lag: Some(5),
+            time_lag_ms: Some(200.0),
+            ..Default::default()
+        }];
+        r.commit_interval_ms = Some(5000.0);
+        let c = &judge(&s, &r)[0];
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(
+            c.message
+                .as_deref()
+                .unwrap()
+                .contains("cannot verify from commits"),
+            "{c:?}"
+        );
+        // Commits every 200 ms: the time lag itself is judged, and passes.
+        r.commit_interval_ms = Some(200.0);
+        assert_eq!(judge(&s, &r)[0].status, Status::Pass);
+    }
+
+    #[test]
+    fn denied_access_is_an_error_not_an_empty_stream() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("secret-topic", 1, 1).unwrap();
+        cluster
+            .topic_error(
+                "secret-topic",
+                rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+            )
+            .unwrap();
+        let s = spec(
+            "{ name: l, topic: secret-topic, sample: 1s, checks: [ { latency: { p99_max: 1s } } ] }",
+        );
+        let r = run_stream(&settings(cluster.bootstrap_servers()), &s);
+        let e = r.error.as_deref().unwrap_or_default();
+        assert!(
+            e.contains("access to topic `secret-topic` is denied"),
+            "{r:?}"
+        );
+        assert_eq!(judge(&s, &r)[0].status, Status::Error);
+    }
+
+    #[test]
+    fn records_from_the_future_are_clamped_and_counted_as_skew() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("live", 1, 1).unwrap();
+        let brokers = cluster.bootstrap_servers();
+        let s =
+            spec("{ name: l, topic: live, sample: 2s, checks: [ { latency: { p99_max: 1s } } ] }");
+        let producer_brokers = brokers.clone();
+        let producer = std::thread::spawn(move || {
+            let p: BaseProducer = ClientConfig::new()
+                .set("bootstrap.servers", &producer_brokers)
+                .create()
+                .unwrap();
+            // Sent while dq samples (it reads from the end); one a minute ahead.
+            std::thread::sleep(Duration::from_millis(600));
+            let future = now_ms() as i64 + 60_000;
+            for (i, ts) in [now_ms() as i64, future].into_iter().enumerate() {
+                let key = format!("k{i}");
+                p.send(BaseRecord::to("live").key(&key).payload("x").timestamp(ts))
+                    .map_err(|(e, _)| e)
+                    .unwrap();
+            }
+            p.flush(Duration::from_secs(5)).unwrap();
+        });
+        let r = run_stream(&settings(brokers), &s);
+        producer.join().unwrap();
+        assert!(r.error.is_none(), "{r:?}");
+        assert_eq!(r.latency.count, 2, "{r:?}");
+        assert_eq!(r.clock_skew_samples, 1, "{r:?}");
+        // The future record counts as 0 ms, not as a negative latency.
+        assert!(r.latency.p50_ms.unwrap() >= 0.0, "{r:?}");
     }
 
     #[test]

@@ -212,5 +212,16 @@ mod tests {
         ];
         assert_eq!(commit_interval_ms(&samples, 3000.0), 3000.0);
         assert_eq!(commit_interval_ms(&samples[..2], 1000.0), 1000.0);
+        // Three moves in a 3 s window: one every second (not the whole window).
+        let moving = [
+            s(0, 10, Some(1)),
+            s(1000, 10, Some(2)),
+            s(2000, 10, Some(3)),
+            s(3000, 10, Some(4)),
+        ];
+        assert_eq!(commit_interval_ms(&moving, 3000.0), 1000.0);
+        // A partition without commits moves never: the whole window.
+        let none = [s(0, 10, None), s(1000, 10, None)];
+        assert_eq!(commit_interval_ms(&none, 1000.0), 1000.0);
     }
 }

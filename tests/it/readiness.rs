@@ -375,7 +375,11 @@ fn min_score_require_checks_and_require_streams_block() {
     let p = project_with_policy("{ blocking: [silver], min_score: 0.9 }", &[ok, warn]);
     let run = p.dq(&["readiness"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stdout.contains("is below readiness.min_score 90%"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("is below readiness.min_score 90%"),
+        "{}",
+        run.stdout
+    );
     let p = project_with_policy("{ blocking: [silver], min_score: 0.5 }", &[ok, warn]);
     assert_eq!(p.dq(&["readiness"]).code, 0);
 
@@ -388,7 +392,12 @@ fn min_score_require_checks_and_require_streams_block() {
     .unwrap();
     let run = p.dq(&["readiness"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stdout.contains("gold: the layer has no checks (readiness.require_checks)"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("gold: the layer has no checks (readiness.require_checks)"),
+        "{}",
+        run.stdout
+    );
     let p2 = project_with_policy("{ blocking: [silver, gold], require_checks: false }", &[ok]);
     std::fs::write(
         p2.path().join("rules/gold.yaml"),
@@ -407,5 +416,9 @@ fn min_score_require_checks_and_require_streams_block() {
     std::fs::write(p.path().join("rules/streams.yaml"), streams).unwrap();
     let run = p.dq(&["readiness"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stdout.contains("readiness.require_streams"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("readiness.require_streams"),
+        "{}",
+        run.stdout
+    );
 }
