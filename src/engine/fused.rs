@@ -7,12 +7,17 @@
 //! over their predicates (see [`super::count_true`]), so a hundred row-level checks cost a
 //! hundred predicate evaluations, not a hundred filtering accumulators.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use datafusion::common::Column;
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::execution::session_state::SessionState;
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, and, col};
+
+use super::samples::SampleCollector;
 
 const COUNTS: &str = "__dq_counts";
 
@@ -124,28 +129,65 @@ impl FusedScan {
     /// are counted by [`super::row_checks`], which skips work per batch; a predicate it
     /// cannot compile (e.g. one with a subquery) leaves them all to `dq_count_true`.
     /// `null_free` names columns statistics prove to hold no NULL, so that NULL tests on
-    /// them are known false and need not read the column.
+    /// them are known false and need not read the column. With `samples` > 0 the scan also
+    /// keeps each predicate's first failing rows (of the columns the scan reads anyway), in
+    /// the returned collector, keyed by [`Self::predicate_of`].
     pub fn plan(
         &self,
         state: &SessionState,
         scoped: &LogicalPlan,
         null_free: &[String],
-    ) -> datafusion::error::Result<LogicalPlan> {
-        let counts = if self.predicates.is_empty() {
-            None
+        samples: usize,
+    ) -> datafusion::error::Result<(LogicalPlan, Option<Arc<SampleCollector>>)> {
+        let shown = self.columns_read(scoped);
+        let (counts, collector) = if self.predicates.is_empty() {
+            (None, None)
         } else {
-            match super::row_checks::call(state, scoped.schema(), &self.predicates, null_free) {
-                Ok(expr) => Some(expr),
+            match super::row_checks::call(
+                state,
+                scoped.schema(),
+                &self.predicates,
+                null_free,
+                (samples > 0).then_some((shown.as_slice(), samples)),
+            ) {
+                Ok((expr, collector)) => (Some(expr), collector),
                 Err(e) => {
                     tracing::debug!("row-level predicates counted by DataFusion: {e}");
-                    None
+                    (None, None)
                 }
             }
         };
-        LogicalPlanBuilder::from(scoped.clone())
+        let plan = LogicalPlanBuilder::from(scoped.clone())
             .aggregate(Vec::<Expr>::new(), self.aggregate_exprs("__dq_a", counts))?
             .project(self.outputs.clone())?
-            .build()
+            .build()?;
+        Ok((plan, collector))
+    }
+
+    /// The columns the scan's other aggregates read (`mean(amount)`): decoded anyway, so
+    /// examples show them beside the columns the predicates read, at no extra cost.
+    fn columns_read(&self, scoped: &LogicalPlan) -> Vec<Column> {
+        let read: HashSet<String> = self
+            .aggregates
+            .iter()
+            .flat_map(|e| e.column_refs().into_iter().map(|c| c.name.clone()))
+            .collect();
+        scoped
+            .schema()
+            .columns()
+            .into_iter()
+            .filter(|c| read.contains(&c.name))
+            .collect()
+    }
+
+    /// The index of the packed predicate that counts `count(1) FILTER (WHERE filter AND
+    /// failing)`, as [`Self::add`] packed it.
+    pub fn predicate_of(&self, filter: Option<&Expr>, failing: &Expr) -> Option<usize> {
+        let combined = match filter {
+            Some(f) => and(f.clone(), failing.clone()),
+            None => failing.clone(),
+        };
+        self.predicate_index.get(&combined).copied()
     }
 
     /// Only the aggregate part, which reads better as SQL in `dq plan`.

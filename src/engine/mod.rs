@@ -31,6 +31,7 @@ pub mod fused;
 pub mod listing;
 pub mod partitions;
 pub mod row_checks;
+pub mod samples;
 pub mod sqlexpr;
 pub mod store;
 pub mod unique;
@@ -946,17 +947,24 @@ async fn run_dataset(
     sample_failures: usize,
 ) -> DatasetRun {
     let started = Instant::now();
+    // Failing-row examples the fused scan kept while counting (see `samples`).
+    let mut examples: Option<Arc<samples::SampleCollector>> = None;
     let fused_values: Result<Vec<datafusion::common::ScalarValue>, String> = if d.fused.is_empty() {
         Ok(vec![])
     } else {
-        match d
-            .fused
-            .plan(&session.state(), &d.scoped, &d.facts.null_free_columns)
-        {
-            Ok(plan) => match collect(session, plan).await {
-                Ok(batches) => values::first_row(&batches).map(|r| r.unwrap_or_default()),
-                Err(e) => Err(name_the_file(session, d, e).await),
-            },
+        match d.fused.plan(
+            &session.state(),
+            &d.scoped,
+            &d.facts.null_free_columns,
+            sample_failures,
+        ) {
+            Ok((plan, found)) => {
+                examples = found;
+                match collect(session, plan).await {
+                    Ok(batches) => values::first_row(&batches).map(|r| r.unwrap_or_default()),
+                    Err(e) => Err(name_the_file(session, d, e).await),
+                }
+            }
             Err(e) => Err(df_err(e)),
         }
     };
@@ -1047,8 +1055,22 @@ async fn run_dataset(
             .meta
             .result(status, Some(&outcome), None, c.sql.clone(), ms);
         if status != Status::Pass && sample_failures > 0 {
-            if let Some(rows) = &c.compiled.failing_rows {
-                match samples(session, d, c, rows, sample_failures).await {
+            let kept = match (&c.compiled.failing_rows, &examples) {
+                (Some(FailingRows::Predicate(p)), Some(found)) => d
+                    .fused
+                    .predicate_of(c.filter.as_ref(), p)
+                    .and_then(|k| found.take(k)),
+                _ => None,
+            };
+            if let Some(rows) = kept {
+                match values::rows_as_json(&rows) {
+                    Ok(rows) => result.sample_failures = checked_columns_first(rows, c),
+                    Err(e) => {
+                        tracing::warn!(check = %c.meta.id, "could not show failing rows: {e}")
+                    }
+                }
+            } else if let Some(rows) = &c.compiled.failing_rows {
+                match query_samples(session, d, c, rows, sample_failures).await {
                     Ok(rows) => result.sample_failures = rows,
                     Err(e) => {
                         tracing::warn!(check = %c.meta.id, "could not fetch failing rows: {e}")
@@ -1074,14 +1096,15 @@ async fn run_dataset(
     (dataset_result, fused_values, results)
 }
 
-async fn samples(
+/// Failing rows of a check found by a query of their own: for checks the fused scan does
+/// not count (a join, a grouped pass), or whose predicates it could not compile.
+async fn query_samples(
     session: &SessionContext,
     d: &PreparedDataset,
     c: &PreparedCheck,
     rows: &FailingRows,
     limit: usize,
 ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
-    let rows_kind = rows;
     let failing = match rows {
         FailingRows::Predicate(p) => {
             let predicate = match &c.filter {
@@ -1106,7 +1129,21 @@ async fn samples(
                 || matches!(t, T::Utf8 | T::LargeUtf8 | T::Utf8View | T::Boolean)
         })
         .map(|(q, f)| {
-            Expr::Column(datafusion::common::Column::new(q.cloned(), f.name())).sort(true, false)
+            let column = Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()));
+            use datafusion::arrow::datatypes::DataType as T;
+            // -0.0 orders as 0.0, as the examples collected in the scan order it.
+            let key = match f.data_type() {
+                T::Float16 | T::Float32 | T::Float64 => datafusion::logical_expr::when(
+                    column.clone().eq(datafusion::logical_expr::lit(0.0)),
+                    datafusion::logical_expr::lit(0.0),
+                )
+                .otherwise(column)
+                .unwrap_or_else(|_| {
+                    Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()))
+                }),
+                _ => column,
+            };
+            key.sort(true, false)
         })
         .collect();
     let plan = failing
@@ -1115,19 +1152,24 @@ async fn samples(
         .and_then(|b| b.build())
         .map_err(df_err)?;
     let batches = collect(session, plan).await?;
-    let rows = values::rows_as_json(&batches)?;
-    // Show the columns the check looks at first: they explain the failure.
-    let mut first: Vec<String> = match rows_kind {
-        FailingRows::Predicate(p) => p
+    Ok(checked_columns_first(values::rows_as_json(&batches)?, c))
+}
+
+/// Example rows with the columns the check looks at first: they explain the failure.
+fn checked_columns_first(
+    rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    c: &PreparedCheck,
+) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let mut first: Vec<String> = match &c.compiled.failing_rows {
+        Some(FailingRows::Predicate(p)) => p
             .column_refs()
             .into_iter()
             .map(|c| c.name.clone())
             .collect(),
-        FailingRows::Plan(_) => vec![],
+        _ => vec![],
     };
     first.sort();
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
             let mut ordered = serde_json::Map::new();
             for key in &first {
@@ -1142,5 +1184,5 @@ async fn samples(
             }
             ordered
         })
-        .collect())
+        .collect()
 }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use super::count_true::{PackedCounts, true_rows};
+use super::samples::SampleCollector;
 use datafusion::arrow::array::{
     Array, ArrayAccessor, ArrayRef, AsArray, LargeStringArray, RecordBatch, RecordBatchOptions,
     StringArray, StringViewArray, UInt32Array,
@@ -48,12 +49,17 @@ const MAX_DISTINCT: usize = 1024;
 const GIVE_UP_AFTER: u32 = 2;
 
 /// `dq_row_checks(<columns>)` counting each of `predicates` over `input`'s rows.
+/// With `samples` (columns of `input` that other aggregates of the scan read, and how many
+/// examples per predicate), the aggregate also keeps each predicate's first failing rows,
+/// of those columns and the ones the predicates read, in a [`SampleCollector`] returned
+/// beside the expression; see [`super::samples`].
 pub fn call(
     state: &SessionState,
     input: &DFSchema,
     predicates: &[Expr],
     null_free: &[String],
-) -> Result<Expr> {
+    samples: Option<(&[Column], usize)>,
+) -> Result<(Expr, Option<Arc<SampleCollector>>)> {
     // Simplify first, as the optimizer would: `id IS NULL` on a column that cannot hold
     // NULL (declared so, or `null_free` by the files' statistics) is false, and a column no
     // simplified predicate reads is not read at all.
@@ -67,6 +73,21 @@ pub fn call(
             }
         }
     }
+    // Examples show the columns the simplified predicates read, and those other
+    // aggregates of the scan read: nothing the scan would not decode anyway.
+    let mut shown: Vec<usize> = indices.clone();
+    if let Some((columns, _)) = samples {
+        for c in columns {
+            let i = input.index_of_column(c)?;
+            if !indices.contains(&i) {
+                indices.push(i);
+            }
+            if !shown.contains(&i) {
+                shown.push(i);
+            }
+        }
+    }
+    shown.sort_unstable();
     indices.sort_unstable();
     let mut fields: Vec<(Option<datafusion::common::TableReference>, FieldRef)> = indices
         .iter()
@@ -117,12 +138,31 @@ pub fn call(
             }
         }
     }
+    let sampling = match samples {
+        Some((_, limit)) if limit > 0 && !shown.is_empty() => {
+            let positions: Vec<usize> = shown
+                .iter()
+                .map(|i| indices.iter().position(|j| j == i).expect("added above"))
+                .collect();
+            let sample_schema = Arc::new(schema.project(&positions)?);
+            Some((
+                positions,
+                Arc::new(SampleCollector::new(sample_schema, limit)?),
+            ))
+        }
+        _ => None,
+    };
+    let collector = sampling.as_ref().map(|(_, c)| Arc::clone(c));
     let udaf = AggregateUDF::from(RowChecks {
         id: NEXT_ID.fetch_add(1, AtomicOrdering::Relaxed),
         signature: Signature::variadic_any(Volatility::Immutable),
-        plan: Arc::new(Plan { schema, checks }),
+        plan: Arc::new(Plan {
+            schema,
+            checks,
+            sampling,
+        }),
     });
-    Ok(udaf.call(args))
+    Ok((udaf.call(args), collector))
 }
 
 /// `input` with the `null_free` columns declared non-nullable.
@@ -164,6 +204,8 @@ struct Plan {
     /// The argument columns, in argument order.
     schema: SchemaRef,
     checks: Vec<Check>,
+    /// The argument positions of the sample columns, and where failing rows go.
+    sampling: Option<(Vec<usize>, Arc<SampleCollector>)>,
 }
 
 #[derive(Debug)]
@@ -326,12 +368,13 @@ impl Accumulator for Counts {
         )?;
         let mut stats = BatchStats::new(values);
         let mut distinct: Vec<Option<Option<Distinct>>> = vec![None; values.len()];
-        for ((check, count), memo) in self
+        for (k, ((check, count), memo)) in self
             .plan
             .checks
             .iter()
             .zip(self.counts.0.iter_mut())
             .zip(self.memo.iter_mut())
+            .enumerate()
         {
             if check
                 .guard
@@ -340,22 +383,48 @@ impl Accumulator for Counts {
             {
                 continue;
             }
-            if let Some(c) = check.distinct_column
-                && self.many_distinct[c] < GIVE_UP_AFTER
-            {
-                if distinct[c].is_none() {
-                    let found = Distinct::of(&values[c], &mut self.seen[c]);
-                    if found.is_none() {
-                        self.many_distinct[c] += 1;
+            let mut evaluated = None;
+            let added = 'count: {
+                if let Some(c) = check.distinct_column
+                    && self.many_distinct[c] < GIVE_UP_AFTER
+                {
+                    if distinct[c].is_none() {
+                        let found = Distinct::of(&values[c], &mut self.seen[c]);
+                        if found.is_none() {
+                            self.many_distinct[c] += 1;
+                        }
+                        distinct[c] = Some(found);
                     }
-                    distinct[c] = Some(found);
+                    if let (Some(Some(d)), Some((schema, expr))) =
+                        (&distinct[c], &check.on_distinct)
+                    {
+                        break 'count d.count_true(schema, expr, memo)?;
+                    }
                 }
-                if let (Some(Some(d)), Some((schema, expr))) = (&distinct[c], &check.on_distinct) {
-                    *count += d.count_true(schema, expr, memo)?;
-                    continue;
+                let value = check.expr.evaluate(&batch)?.into_array(rows)?;
+                let n = true_rows(
+                    datafusion::logical_expr::ColumnarValue::Array(Arc::clone(&value)),
+                    rows,
+                )?;
+                evaluated = Some(value);
+                n
+            };
+            *count += added;
+            if added > 0
+                && let Some((positions, collector)) = &self.plan.sampling
+            {
+                // Rows that fail are rare; the predicate is evaluated again only for a
+                // batch that has some and was counted without a row mask.
+                let mask = match evaluated {
+                    Some(v) => v,
+                    None => check.expr.evaluate(&batch)?.into_array(rows)?,
+                };
+                if let Some(mask) = mask.as_boolean_opt() {
+                    let shown = batch.project(positions)?;
+                    let failing = datafusion::arrow::compute::filter_record_batch(&shown, mask)?;
+                    collector.offer(k, &failing)?;
                 }
             }
-            *count += true_rows(check.expr.evaluate(&batch)?, rows)?;
         }
         Ok(())
     }
@@ -984,7 +1053,16 @@ mod tests {
             .iter()
             .map(|p| ctx.parse_sql_expr(p, plan.schema()).unwrap())
             .collect();
-        let packed = call(&ctx.state(), plan.schema(), &exprs, &[]).unwrap();
+        let columns: Vec<Column> = plan.schema().columns();
+        let (packed, collector) = call(
+            &ctx.state(),
+            plan.schema(),
+            &exprs,
+            &[],
+            Some((&columns, 3)),
+        )
+        .unwrap();
+        let collector = collector.expect("sampling requested");
         let packed_plan = LogicalPlanBuilder::from(plan)
             .aggregate(Vec::<Expr>::new(), vec![packed.alias("c")])
             .unwrap()
@@ -1022,6 +1100,38 @@ mod tests {
             .iter()
             .map(|c| c.as_primitive::<Int64Type>().value(0))
             .collect();
+        // The examples kept during the count are the first three failing rows in value
+        // order, as a query with ORDER BY … LIMIT 3 finds them.
+        let order: Vec<String> = collector
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| super::super::samples::tests_orderable(f.data_type()))
+            .map(|f| match f.data_type() {
+                // -0.0 orders as 0.0 (DataFusion's own sort is not consistent about it).
+                DataType::Float64 | DataType::Float32 => format!(
+                    "CASE WHEN {0} = 0 THEN 0.0 ELSE {0} END ASC NULLS LAST",
+                    f.name()
+                ),
+                _ => format!("{} ASC NULLS LAST", f.name()),
+            })
+            .collect();
+        for (k, p) in predicates.iter().enumerate() {
+            let want = ctx
+                .sql(&format!(
+                    "SELECT * FROM t WHERE {p} ORDER BY {} LIMIT 3",
+                    order.join(", ")
+                ))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            let want = crate::engine::values::rows_as_json(&want).unwrap();
+            let got = collector.take(k).unwrap_or_default();
+            let got = crate::engine::values::rows_as_json(&got).unwrap();
+            assert_eq!(got, want, "examples of {p}");
+        }
         (got, expected)
     }
 

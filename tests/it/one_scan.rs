@@ -58,8 +58,10 @@ fn aggregate_checks_share_one_scan_with_pruning() {
         );
         let plan = d
             .fused
-            .plan(&session.state(), &d.scoped, &d.facts.null_free_columns)
-            .unwrap();
+            // With failing-row examples kept: still one scan.
+            .plan(&session.state(), &d.scoped, &d.facts.null_free_columns, 5)
+            .unwrap()
+            .0;
         let physical = session.state().create_physical_plan(&plan).await.unwrap();
         assert_eq!(
             count_scans(&physical),
@@ -128,8 +130,9 @@ fn not_null_on_a_column_without_nulls_is_answered_by_statistics() {
         let scan_line = |null_free: &[String]| {
             let plan = d
                 .fused
-                .plan(&session.state(), &d.scoped, null_free)
-                .unwrap();
+                .plan(&session.state(), &d.scoped, null_free, 0)
+                .unwrap()
+                .0;
             let state = session.state();
             let physical = futures::executor::block_on(state.create_physical_plan(&plan)).unwrap();
             let text = displayable(physical.as_ref()).indent(true).to_string();

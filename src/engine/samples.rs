@@ -1,0 +1,201 @@
+//! Failing-row examples collected during the fused scan.
+//!
+//! The fused aggregate ([`super::row_checks`]) already evaluates every row-level predicate
+//! over every batch. When a predicate holds on some rows of a batch, those rows (the
+//! columns the dataset's checks read) are offered here, and each check keeps its first
+//! `limit` failing rows in value order (the columns in schema order, ascending, NULLs
+//! last). The order makes the examples the same on every run and every store, whatever
+//! the order in which threads and I/O deliver batches; collecting them in the scan makes
+//! them cost no extra query.
+
+use std::sync::Mutex;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::compute::{SortColumn, SortOptions, lexsort_to_indices, take_record_batch};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::common::{HashMap, Result};
+
+/// Examples for several predicates (keyed by the predicate's index in the fused scan).
+#[derive(Debug)]
+pub struct SampleCollector {
+    limit: usize,
+    /// The sample columns, as the aggregate receives them.
+    schema: SchemaRef,
+    /// Positions (in `schema`) of the columns that order the examples.
+    keys: Vec<usize>,
+    converter: RowConverter,
+    kept: Mutex<HashMap<usize, Vec<(OwnedRow, RecordBatch)>>>,
+}
+
+/// Types the examples are ordered by (others are shown, not compared).
+fn orderable(t: &DataType) -> bool {
+    t.is_primitive()
+        || t.is_temporal()
+        || matches!(
+            t,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean
+        )
+}
+
+#[cfg(test)]
+pub fn tests_orderable(t: &DataType) -> bool {
+    orderable(t)
+}
+
+/// A float column as an ORDER BY compares it: `-0.0` as `0.0`, every NaN as one NaN.
+fn canonical(column: &ArrayRef) -> Result<ArrayRef> {
+    use datafusion::arrow::array::{AsArray, PrimitiveArray};
+    use datafusion::arrow::datatypes::{Float32Type, Float64Type};
+    use std::sync::Arc;
+    Ok(match column.data_type() {
+        DataType::Float64 => {
+            let a: PrimitiveArray<Float64Type> = column.as_primitive::<Float64Type>().unary(|v| {
+                if v.is_nan() {
+                    f64::NAN
+                } else if v == 0.0 {
+                    0.0
+                } else {
+                    v
+                }
+            });
+            Arc::new(a)
+        }
+        DataType::Float32 => {
+            let a: PrimitiveArray<Float32Type> = column.as_primitive::<Float32Type>().unary(|v| {
+                if v.is_nan() {
+                    f32::NAN
+                } else if v == 0.0 {
+                    0.0
+                } else {
+                    v
+                }
+            });
+            Arc::new(a)
+        }
+        _ => ArrayRef::clone(column),
+    })
+}
+
+const ORDER: SortOptions = SortOptions {
+    descending: false,
+    nulls_first: false,
+};
+
+impl SampleCollector {
+    pub fn new(schema: SchemaRef, limit: usize) -> Result<SampleCollector> {
+        let keys: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| orderable(schema.field(*i).data_type()))
+            .collect();
+        let converter = RowConverter::new(
+            keys.iter()
+                .map(|i| SortField::new_with_options(schema.field(*i).data_type().clone(), ORDER))
+                .collect(),
+        )?;
+        Ok(SampleCollector {
+            limit,
+            schema,
+            keys,
+            converter,
+            kept: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Offers the failing rows `rows` (columns as in [`Self::schema`]) of predicate `check`.
+    pub fn offer(&self, check: usize, rows: &RecordBatch) -> Result<()> {
+        if rows.num_rows() == 0 || self.limit == 0 {
+            return Ok(());
+        }
+        // The batch's own first `limit` rows, then a merge with what is kept.
+        let candidates = if self.keys.is_empty() {
+            rows.slice(0, rows.num_rows().min(self.limit))
+        } else {
+            let sort: Vec<SortColumn> = self
+                .keys
+                .iter()
+                .map(|i| {
+                    Ok(SortColumn {
+                        values: canonical(rows.column(*i))?,
+                        options: Some(ORDER),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let order = lexsort_to_indices(&sort, Some(self.limit))?;
+            take_record_batch(rows, &order)?
+        };
+        let key_columns: Vec<ArrayRef> = self
+            .keys
+            .iter()
+            .map(|i| canonical(candidates.column(*i)))
+            .collect::<Result<_>>()?;
+        let converted = self.converter.convert_columns(&key_columns)?;
+        let mut kept = self.kept.lock().map_err(|_| {
+            datafusion::error::DataFusionError::Internal("sample collector poisoned".into())
+        })?;
+        let entry = kept.entry(check).or_default();
+        for i in 0..candidates.num_rows() {
+            let row = converted.row(i);
+            if entry.len() >= self.limit
+                && entry.last().is_some_and(|(worst, _)| row >= worst.row())
+            {
+                continue;
+            }
+            let at = entry.partition_point(|(r, _)| r.row() <= row);
+            entry.insert(at, (row.owned(), candidates.slice(i, 1)));
+            entry.truncate(self.limit);
+        }
+        Ok(())
+    }
+
+    /// The examples kept for predicate `check`, first first; None if it had no failing row
+    /// in any batch the aggregate saw.
+    pub fn take(&self, check: usize) -> Option<Vec<RecordBatch>> {
+        let kept = self.kept.lock().ok()?;
+        kept.get(&check)
+            .map(|rows| rows.iter().map(|(_, b)| b.clone()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use std::sync::Arc;
+
+    fn batch(ids: Vec<Option<i64>>, names: Vec<&str>) -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
+            ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),
+            ("name", Arc::new(StringArray::from(names))),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn keeps_the_first_rows_in_value_order_whatever_the_batch_order() {
+        let a = batch(vec![Some(9), None, Some(4)], vec!["i", "n", "d"]);
+        let b = batch(vec![Some(1), Some(7), Some(4)], vec!["a", "g", "c"]);
+        let ids = |c: &SampleCollector| -> Vec<String> {
+            c.take(0)
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let name = r.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+                    name.value(0).to_string()
+                })
+                .collect()
+        };
+        let one = SampleCollector::new(a.schema(), 3).unwrap();
+        one.offer(0, &a).unwrap();
+        one.offer(0, &b).unwrap();
+        let two = SampleCollector::new(a.schema(), 3).unwrap();
+        two.offer(0, &b).unwrap();
+        two.offer(0, &a).unwrap();
+        assert_eq!(ids(&one), vec!["a", "c", "d"]);
+        assert_eq!(ids(&one), ids(&two));
+        assert!(one.take(1).is_none());
+    }
+}
