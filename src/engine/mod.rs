@@ -991,9 +991,11 @@ async fn run_dataset(
             }
             Err(_) => vec![],
         };
-        // Uniqueness: a hashing pass proves distinct keys without grouping them.
+        // Uniqueness: a hashing pass proves distinct keys, or finds the duplicates among
+        // the few rows whose hash repeats, without grouping every key.
         let proven_unique = match &c.compiled.distinct_keys {
-            Some(plan) => match unique::distinct_rows(session, plan.clone()).await {
+            Some(plan) => match unique::distinct_rows(session, plan.clone(), sample_failures).await
+            {
                 Ok(found) => found,
                 Err(e) => {
                     results.push(c.meta.error(
@@ -1005,14 +1007,25 @@ async fn run_dataset(
             },
             None => None,
         };
+        let mut key_examples = None;
         let query_row = match &c.compiled.query {
             _ if proven_unique.is_some() => {
-                let rows = proven_unique.unwrap_or_default() as i64;
-                vec![
-                    datafusion::common::ScalarValue::Int64(Some(rows)),
-                    datafusion::common::ScalarValue::Int64(Some(0)),
-                    datafusion::common::ScalarValue::Int64(Some(0)),
-                ]
+                let (rows, failed, keys) = match proven_unique.expect("checked") {
+                    unique::Keys::Distinct(rows) => (rows, 0, 0),
+                    unique::Keys::Duplicates {
+                        rows,
+                        failed,
+                        keys,
+                        examples,
+                    } => {
+                        key_examples = Some(examples);
+                        (rows, failed, keys)
+                    }
+                };
+                [rows, failed, keys]
+                    .into_iter()
+                    .map(|v| datafusion::common::ScalarValue::Int64(Some(v as i64)))
+                    .collect()
             }
             None => vec![],
             Some(plan) => match collect(session, plan.clone()).await {
@@ -1056,6 +1069,7 @@ async fn run_dataset(
             .result(status, Some(&outcome), None, c.sql.clone(), ms);
         if status != Status::Pass && sample_failures > 0 {
             let kept = match (&c.compiled.failing_rows, &examples) {
+                _ if key_examples.is_some() => key_examples.take(),
                 (Some(FailingRows::Predicate(p)), Some(found)) => d
                     .fused
                     .predicate_of(c.filter.as_ref(), p)

@@ -6,8 +6,13 @@
 //!    batch that is not increasing.
 //! 2. Otherwise every key is hashed, partition by partition: no repeated hash means no
 //!    duplicate (equal keys hash equally).
-//! 3. Only when a hash repeats (a duplicate, or a collision) does the caller run the exact
-//!    grouped query. So the answer is always exact; the passes only decide how cheaply.
+//! 3. When hashes repeat (duplicates, or collisions), a second pass keeps only the rows
+//!    whose hash is among the repeated ones — a few rows for a few duplicates — and groups
+//!    those exactly: the duplicate keys, their rows, and the examples, without grouping
+//!    every key of the dataset.
+//! 4. Only when the hash sets do not fit the memory limit does the caller run the exact
+//!    grouped query (which spills). The answer is always exact; the passes only decide how
+//!    cheaply.
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
@@ -32,11 +37,27 @@ async fn streams(
         .map_err(df_err)
 }
 
-/// Rows checked when the keys are certainly distinct; None when a grouped pass must decide.
+/// What the passes found about a key.
+#[derive(Debug)]
+pub enum Keys {
+    /// No key repeats; the rows checked.
+    Distinct(u64),
+    /// Some keys repeat: rows checked, rows carrying a repeated key, the repeated keys, and
+    /// examples (the key columns and `occurrences`, first keys first).
+    Duplicates {
+        rows: u64,
+        failed: u64,
+        keys: u64,
+        examples: Vec<datafusion::arrow::array::RecordBatch>,
+    },
+}
+
+/// What the key passes prove, or None when the grouped query must decide (memory).
 pub async fn distinct_rows(
     session: &SessionContext,
     plan: LogicalPlan,
-) -> Result<Option<u64>, String> {
+    examples: usize,
+) -> Result<Option<Keys>, String> {
     let fields = plan.schema().fields();
     let ordered_key = fields.len() == 1
         && matches!(
@@ -60,7 +81,7 @@ pub async fn distinct_rows(
                 ms = started.elapsed().as_millis() as u64,
                 "unique: ordered runs prove distinct keys"
             );
-            return Ok(Some(rows));
+            return Ok(Some(Keys::Distinct(rows)));
         }
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
@@ -68,13 +89,136 @@ pub async fn distinct_rows(
         );
     }
     let started = std::time::Instant::now();
-    let found = hashed(session, plan).await?;
+    let Some((rows, repeated)) = hashed(session, plan.clone()).await? else {
+        return Ok(None);
+    };
     tracing::debug!(
-        distinct = found.is_some(),
+        repeated_hashes = repeated.len(),
         ms = started.elapsed().as_millis() as u64,
         "unique: hashing pass"
     );
-    Ok(found)
+    if repeated.is_empty() {
+        return Ok(Some(Keys::Distinct(rows)));
+    }
+    let started = std::time::Instant::now();
+    let found = duplicates(session, plan, &repeated, rows, examples).await?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "unique: exact pass over rows with repeated hashes"
+    );
+    Ok(Some(found))
+}
+
+/// The hashes of the key columns of `batch` (the same function in both passes).
+fn key_hashes(
+    batch: &datafusion::arrow::array::RecordBatch,
+    hashes: &mut Vec<u64>,
+) -> Result<(), String> {
+    let state = RandomState::with_seed(0);
+    hashes.clear();
+    hashes.resize(batch.num_rows(), 0);
+    create_hashes(batch.columns(), &state, hashes).map_err(df_err)?;
+    Ok(())
+}
+
+/// Re-reads the keys, keeps the rows whose hash repeated, and groups those exactly.
+async fn duplicates(
+    session: &SessionContext,
+    plan: LogicalPlan,
+    repeated: &datafusion::common::HashSet<u64>,
+    rows: u64,
+    examples: usize,
+) -> Result<Keys, String> {
+    use datafusion::arrow::array::BooleanArray;
+    let schema = plan.schema().inner().clone();
+    let tasks: Vec<_> = streams(session, plan)
+        .await?
+        .into_iter()
+        .map(|mut stream| {
+            let repeated = repeated.clone();
+            tokio::spawn(async move {
+                let mut kept = Vec::new();
+                let mut hashes = Vec::new();
+                while let Some(batch) = stream.next().await {
+                    let batch = batch.map_err(df_err)?;
+                    key_hashes(&batch, &mut hashes)?;
+                    let mask: BooleanArray =
+                        hashes.iter().map(|h| Some(repeated.contains(h))).collect();
+                    if mask.true_count() > 0 {
+                        kept.push(
+                            datafusion::arrow::compute::filter_record_batch(&batch, &mask)
+                                .map_err(|e| e.to_string())?,
+                        );
+                    }
+                }
+                Ok::<_, String>(kept)
+            })
+        })
+        .collect();
+    let mut candidates = Vec::new();
+    for t in tasks {
+        candidates.extend(t.await.map_err(|e| e.to_string())??);
+    }
+    // The candidates are few: group them exactly in a small query of their own.
+    let ctx = SessionContext::new();
+    let table = datafusion::datasource::MemTable::try_new(schema.clone(), vec![candidates])
+        .map_err(df_err)?;
+    ctx.register_table("candidates", std::sync::Arc::new(table))
+        .map_err(df_err)?;
+    let keys: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("\"{}\"", f.name().replace('"', "\"\"")))
+        .collect();
+    let keys = keys.join(", ");
+    let grouped = format!(
+        "SELECT {keys}, count(*) AS occurrences FROM candidates GROUP BY {keys} HAVING count(*) > 1"
+    );
+    let totals = ctx
+        .sql(&format!(
+            "SELECT coalesce(sum(occurrences), 0), count(*) FROM ({grouped}) AS d"
+        ))
+        .await
+        .map_err(df_err)?
+        .collect()
+        .await
+        .map_err(df_err)?;
+    let total = |i: usize| -> u64 {
+        totals
+            .first()
+            .and_then(|b| {
+                crate::rules::as_f64(
+                    datafusion::common::ScalarValue::try_from_array(b.column(i), 0)
+                        .ok()
+                        .as_ref(),
+                )
+            })
+            .unwrap_or(0.0) as u64
+    };
+    let examples = if examples == 0 {
+        vec![]
+    } else {
+        ctx.sql(&format!(
+            "{grouped} ORDER BY {} LIMIT {examples}",
+            schema
+                .fields()
+                .iter()
+                .map(|f| format!("\"{}\" ASC NULLS LAST", f.name().replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .await
+        .map_err(df_err)?
+        .collect()
+        .await
+        .map_err(df_err)?
+    };
+    Ok(Keys::Duplicates {
+        rows,
+        failed: total(0),
+        keys: total(1),
+        examples,
+    })
 }
 
 /// Batches a partition may contribute before the ordered path gives up.
@@ -134,10 +278,14 @@ async fn increasing(session: &SessionContext, plan: LogicalPlan) -> Result<Optio
     Ok(Some(rows))
 }
 
-/// Some(rows) when no key hash repeats within or across partitions. The hash sets are
-/// accounted in the session's memory pool: when `--memory-limit` leaves no room, the pass
-/// gives up and the grouped query (which spills to disk) decides.
-async fn hashed(session: &SessionContext, plan: LogicalPlan) -> Result<Option<u64>, String> {
+/// The rows hashed and the hashes that repeat within or across partitions; None when the
+/// hash sets do not fit. The sets are accounted in the session's memory pool: when
+/// `--memory-limit` leaves no room, the pass gives up and the grouped query (which spills
+/// to disk) decides.
+async fn hashed(
+    session: &SessionContext,
+    plan: LogicalPlan,
+) -> Result<Option<(u64, datafusion::common::HashSet<u64>)>, String> {
     let pool = session.runtime_env().memory_pool.clone();
     let tasks: Vec<_> = streams(session, plan)
         .await?
@@ -147,15 +295,13 @@ async fn hashed(session: &SessionContext, plan: LogicalPlan) -> Result<Option<u6
                 datafusion::execution::memory_pool::MemoryConsumer::new("dq unique hashes")
                     .register(&pool);
             tokio::spawn(async move {
-                let state = RandomState::with_seed(0);
                 let mut seen: datafusion::common::HashSet<u64> = Default::default();
+                let mut repeated: datafusion::common::HashSet<u64> = Default::default();
                 let mut rows = 0u64;
                 let mut hashes = Vec::new();
                 while let Some(batch) = stream.next().await {
                     let batch = batch.map_err(df_err)?;
-                    hashes.clear();
-                    hashes.resize(batch.num_rows(), 0);
-                    create_hashes(batch.columns(), &state, &mut hashes).map_err(df_err)?;
+                    key_hashes(&batch, &mut hashes)?;
                     rows += batch.num_rows() as u64;
                     // A hash set slot costs about 9 bytes; growth doubles the table.
                     let wanted = (seen.len() + hashes.len()) * 18;
@@ -171,11 +317,11 @@ async fn hashed(session: &SessionContext, plan: LogicalPlan) -> Result<Option<u6
                     seen.reserve(hashes.len());
                     for h in &hashes {
                         if !seen.insert(*h) {
-                            return Ok::<_, String>(None);
+                            repeated.insert(*h);
                         }
                     }
                 }
-                Ok(Some((seen, rows)))
+                Ok::<_, String>(Some((seen, repeated, rows)))
             })
         })
         .collect();
@@ -186,15 +332,19 @@ async fn hashed(session: &SessionContext, plan: LogicalPlan) -> Result<Option<u6
             None => return Ok(None),
         }
     }
-    sets.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
-    let rows = sets.iter().map(|(_, r)| r).sum();
-    for (i, (small, _)) in sets.iter().enumerate().skip(1) {
-        if sets[..i]
-            .iter()
-            .any(|(big, _)| small.iter().any(|h| big.contains(h)))
-        {
-            return Ok(None);
+    sets.sort_by_key(|(s, _, _)| std::cmp::Reverse(s.len()));
+    let rows = sets.iter().map(|(_, _, r)| r).sum();
+    let mut repeated: datafusion::common::HashSet<u64> = Default::default();
+    for (_, r, _) in &sets {
+        repeated.extend(r.iter().copied());
+    }
+    // Across partitions: a hash in two partitions' sets repeats too.
+    for (i, (small, _, _)) in sets.iter().enumerate().skip(1) {
+        for h in small {
+            if sets[..i].iter().any(|(big, _, _)| big.contains(h)) {
+                repeated.insert(*h);
+            }
         }
     }
-    Ok(Some(rows))
+    Ok(Some((rows, repeated)))
 }
