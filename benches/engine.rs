@@ -13,7 +13,7 @@ struct Lake {
 
 fn lake(rows: usize) -> Lake {
     let dir = tempfile::tempdir().expect("temp dir");
-    dq::sample::generate_with(&dir.path().join("lake"), rows, 42, false).expect("generate");
+    dq::sample::generate_with(&dir.path().join("lake"), rows, 42, false, false).expect("generate");
     Lake {
         root: dir.path().to_path_buf(),
         _dir: dir,

@@ -7,7 +7,12 @@ runs `dq validate` with ~20 checks (bench/rules/) and a DuckDB script doing the 
 checks in the fewest queries; checks both agree on every count; prints the median wall
 time and peak RSS of each and the ratio dq / DuckDB.
 
-Usage: python3 scripts/bench.py [--rows N] [--runs K] [--checks 10|100]
+Two cases: `--data failing` (the default: a lake generated with defects at realistic rates
+and strict rules, so that a third of the checks fail — the runs users wait for) and
+`--data clean` (the checks pass). dq runs twice: with its default settings (failing-row
+examples on) and with `--sample-failures 0`.
+
+Usage: python3 scripts/bench.py [--data failing|clean] [--rows N] [--runs K] [--checks 10|100]
 """
 
 import argparse
@@ -27,6 +32,8 @@ VENV = Path(os.environ.get("DQ_BENCH_VENV", Path.home() / ".cache" / "dq-bench-v
 DUCKDB_SCRIPT = r"""
 import sys, json, duckdb
 lake = sys.argv[1]
+failing = sys.argv[2] == "failing"
+email_regex = r'^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$' if failing else r'^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$'
 con = duckdb.connect()
 con.execute(f"CREATE VIEW orders AS SELECT * FROM read_parquet('{lake}/silver/orders/*/*.parquet', hive_partitioning = true)")
 con.execute(f"CREATE VIEW customers AS SELECT * FROM read_parquet('{lake}/silver/customers/*.parquet')")
@@ -40,7 +47,7 @@ SELECT
   count(*) FILTER (WHERE email IS NULL OR status IS NULL),
   count(*) FILTER (WHERE status NOT IN ('placed', 'shipped', 'delivered', 'cancelled', 'returned')),
   count(*) FILTER (WHERE currency NOT IN ('EUR', 'USD', 'GBP')),
-  count(*) FILTER (WHERE NOT regexp_matches(email, '^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$')),
+  count(*) FILTER (WHERE NOT regexp_matches(email, ?)),
   count(*) FILTER (WHERE amount < 0 OR amount > 100000),
   count(*) FILTER (WHERE length(country) < 2 OR length(country) > 2),
   count(*) FILTER (WHERE created_at < TIMESTAMPTZ '2020-01-01 00:00:00+00'),
@@ -51,7 +58,7 @@ SELECT
   max(amount),
   sum(amount) FILTER (WHERE status <> 'cancelled'),
   count(*) FILTER (WHERE customer_id IS NOT NULL)
-FROM orders''').fetchone()
+FROM orders''', [email_regex]).fetchone()
 keys = ["rows", "not_null", "not_null_email_status", "status", "currency", "email", "amount_range",
         "country_length", "created_range", "updated_after_created", "max_created", "mean", "stddev",
         "max_amount", "revenue", "customers_checked"]
@@ -100,16 +107,17 @@ def dq_binary():
     return target / "release" / "dq"
 
 
-def project(lake, checks):
+def project(lake, checks, data):
     """A dq project around the generated lake with the benchmark rules."""
-    proj = CACHE / f"project-{checks}"
+    rules_dir = ROOT / "bench" / "rules" / ("failing" if data == "failing" else "")
+    proj = CACHE / f"project-{data}-{checks}"
     if proj.exists():
         shutil.rmtree(proj)
     (proj / "rules").mkdir(parents=True)
     (proj / "dq.yaml").write_text(
         f"default_env: bench\nenvironments:\n  bench: {{ lake: {lake}, as_of: \"2026-11-21T00:00:00Z\" }}\n"
     )
-    rules = (ROOT / "bench" / "rules" / "silver.yaml").read_text()
+    rules = (rules_dir / "silver.yaml").read_text()
     head, tail = rules.split("  - name: customers", 1)
     lines = head.splitlines(keepends=True)
     first_check = next(i for i, l in enumerate(lines) if l.startswith("      - "))
@@ -139,7 +147,7 @@ def project(lake, checks):
         items += extra
     rules = "".join(lines[:first_check]) + "".join(items) + "  - name: customers" + tail
     (proj / "rules" / "silver.yaml").write_text(rules)
-    (proj / "rules" / "gold.yaml").write_text((ROOT / "bench" / "rules" / "gold.yaml").read_text())
+    (proj / "rules" / "gold.yaml").write_text((rules_dir / "gold.yaml").read_text())
     return proj
 
 
@@ -151,6 +159,7 @@ def compare(report, duck):
         ("accepted_values(status)", "failed_rows", "status"),
         ("accepted_values(currency)", "failed_rows", "currency"),
         ("pattern(email, email)", "failed_rows", "email"),
+        ("email_shape", "failed_rows", "email"),
         ("range(amount)", "failed_rows", "amount_range"),
         ("length(country)", "failed_rows", "country_length"),
         ("range(created_at)", "failed_rows", "created_range"),
@@ -181,59 +190,68 @@ def compare(report, duck):
     return problems
 
 
+def measure(cmd, runs, cwd=None):
+    """One warm-up run (file cache), then `runs` measured ones: (wall, rss) list, last output."""
+    measured, out = [], None
+    for i in range(runs + 1):
+        wall, rss, out, err, code = run_measured(cmd, cwd=cwd)
+        if code not in (0, 1):
+            sys.exit(f"{cmd[0]} failed (exit {code}):\n{err}")
+        if i:
+            measured.append((wall, rss))
+    return measured, out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", choices=["failing", "clean"], default="failing")
     ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--checks", type=int, default=20, choices=[10, 20, 100])
     ap.add_argument("--memory-limit", default=None, help="pass --memory-limit to dq")
     ap.add_argument("--skip-duckdb", action="store_true")
     args = ap.parse_args()
 
     dq = dq_binary()
-    lake = CACHE / f"lake-{args.rows}"
+    failing = args.data == "failing"
+    lake = CACHE / (f"lake-{args.rows}-defects" if failing else f"lake-{args.rows}")
     if not (lake / "silver" / "orders").exists():
         print(f"generating {args.rows} rows into {lake} …", file=sys.stderr)
-        sh([str(dq), "sample-lake", "--out", str(lake), "--rows", str(args.rows), "--core-only"])
-    proj = project(lake, args.checks)
-    dq_cmd = [str(dq), "validate", "--format", "json", "--sample-failures", "0", "-q"]
+        sh([str(dq), "sample-lake", "--out", str(lake), "--rows", str(args.rows), "--core-only"]
+           + (["--defects"] if failing else []))
+    proj = project(lake, args.checks, args.data)
+    base = [str(dq), "validate", "--format", "json", "-q"]
     if args.memory_limit:
-        dq_cmd += ["--memory-limit", args.memory_limit]
+        base += ["--memory-limit", args.memory_limit]
 
-    # One warm-up run each (file cache), then measured runs.
-    dq_runs, duck_runs = [], []
-    report = None
-    for i in range(args.runs + 1):
-        wall, rss, out, err, code = run_measured(dq_cmd, cwd=proj)
-        if code not in (0, 1):
-            sys.exit(f"dq failed (exit {code}):\n{err}")
+    results = {}
+    for label, extra in [("dq (examples on, default)", []), ("dq (examples off)", ["--sample-failures", "0"])]:
+        runs, out = measure(base + extra, args.runs, cwd=proj)
+        results[label] = runs
         report = json.loads(out)
-        if i:
-            dq_runs.append((wall, rss))
-    n_checks = report["summary"]["total"]
-    print(f"dq:     {n_checks} checks on {args.rows:,} rows: " + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in dq_runs))
-    dq_med = statistics.median(w for w, _ in dq_runs)
-    dq_rss = max(r for _, r in dq_runs)
+        s = report["summary"]
+        print(f"{label}: {s['total']} checks ({s['failed']} fail, {s['warned']} warn) on {args.rows:,} rows: "
+              + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in runs))
+    default = "dq (examples on, default)"
+    med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
+    rss = {k: max(r for _, r in v) for k, v in results.items()}
+    overhead = med[default] / med["dq (examples off)"] - 1
+    print(f"examples cost {overhead * 100:+.1f} % (median {med[default]:.2f} s vs {med['dq (examples off)']:.2f} s)")
     if args.skip_duckdb:
-        print(f"dq median {dq_med:.2f}s, peak RSS {dq_rss:.0f} MiB")
         return
     py = ensure_duckdb()
     script = CACHE / "duckdb_checks.py"
     script.write_text(DUCKDB_SCRIPT)
-    duck = None
-    for i in range(args.runs + 1):
-        wall, rss, out, err, code = run_measured([str(py), str(script), str(lake)])
-        if code != 0:
-            sys.exit(f"duckdb failed:\n{err}")
-        duck = json.loads(out)
-        if i:
-            duck_runs.append((wall, rss))
+    duck_runs, out = measure([str(py), str(script), str(lake), args.data], args.runs)
+    duck = json.loads(out)
     print("duckdb: " + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in duck_runs))
     duck_med = statistics.median(w for w, _ in duck_runs)
     duck_rss = max(r for _, r in duck_runs)
     problems = compare(report, duck) if args.checks != 10 else []
-    print(f"\nmedian wall time: dq {dq_med:.2f} s, DuckDB {duck_med:.2f} s  →  ratio dq/DuckDB = {dq_med / duck_med:.2f}")
-    print(f"peak RSS:         dq {dq_rss:.0f} MiB, DuckDB {duck_rss:.0f} MiB")
+    print(f"\n{args.data} data, median of {args.runs}:")
+    for k in results:
+        print(f"  {k:28} {med[k]:6.2f} s  ratio to DuckDB {med[k] / duck_med:.2f}  peak RSS {rss[k]:.0f} MiB")
+    print(f"  {'DuckDB (hand-written SQL)':28} {duck_med:6.2f} s                     peak RSS {duck_rss:.0f} MiB")
     if problems:
         print("\nDISAGREEMENT:\n  " + "\n  ".join(problems))
         sys.exit(1)

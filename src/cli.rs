@@ -116,6 +116,9 @@ pub enum Command {
         /// Only silver orders, silver customers and gold (what the benchmark reads).
         #[arg(long)]
         core_only: bool,
+        /// Add defects at realistic rates to silver orders (the failing benchmark's data).
+        #[arg(long)]
+        defects: bool,
     },
 }
 
@@ -279,9 +282,10 @@ fn run(cli: Cli) -> Result<i32, DqError> {
             rows,
             seed,
             core_only,
+            defects,
         } => {
             let started = std::time::Instant::now();
-            let g = crate::sample::generate_with(&out, rows, seed, !core_only)
+            let g = crate::sample::generate_with(&out, rows, seed, !core_only, defects)
                 .map_err(DqError::Runtime)?;
             if !cli.global.quiet {
                 eprintln!(

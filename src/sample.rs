@@ -95,7 +95,7 @@ struct Order {
     amount: f64,
     currency: &'static str,
     status: &'static str,
-    email: String,
+    email: Option<String>,
     country: String,
     created_at: i64,
     updated_at: i64,
@@ -135,11 +135,22 @@ pub struct Generated {
 
 /// Writes the lake under `out` with `rows` silver orders (the committed sample uses 5000).
 pub fn generate(out: &Path, rows: usize, seed: u64) -> Result<Generated, String> {
-    generate_with(out, rows, seed, true)
+    generate_with(out, rows, seed, true, false)
 }
 
 /// `full = false` writes only silver orders, silver customers and gold (what benchmarks read).
-pub fn generate_with(out: &Path, rows: usize, seed: u64, full: bool) -> Result<Generated, String> {
+/// `defects = true` adds defects at realistic rates to silver orders, so that a third of the
+/// benchmark's strict checks fail (see `bench/rules/failing/`): NULL e-mails (0.05 %),
+/// unknown statuses (0.02 %), negative amounts (0.01 %), updates before creation (0.01 %) and
+/// repeated (customer_id, created_at) pairs (0.002 %), beside the orphans and malformed
+/// e-mails every lake has.
+pub fn generate_with(
+    out: &Path,
+    rows: usize,
+    seed: u64,
+    full: bool,
+    defects: bool,
+) -> Result<Generated, String> {
     let days: i64 = if rows > 100_000 { 30 } else { 10 };
     let customers = (rows / 10).max(100) as i64;
     let last = NaiveDate::from_ymd_opt(LAST_DAY.0, LAST_DAY.1, LAST_DAY.2).ok_or("bad date")?;
@@ -177,17 +188,41 @@ pub fn generate_with(out: &Path, rows: usize, seed: u64, full: bool) -> Result<G
                 }
                 let amount =
                     ((3.5 + 1.1 * rng.normal()).exp().min(50_000.0) * 100.0).round() / 100.0;
-                orders.push(Order {
+                let mut order = Order {
                     order_id,
                     customer_id,
                     amount,
                     currency: CURRENCIES[rng.below(CURRENCIES.len() as u64) as usize],
                     status: STATUSES[rng.below(STATUSES.len() as u64) as usize],
-                    email,
+                    email: Some(email),
                     country,
                     created_at,
                     updated_at: created_at + (rng.below(3_600_000) as i64) * 1000,
-                });
+                };
+                // Only when asked: the default lake's random sequence stays as it was.
+                if defects {
+                    if rng.chance(0.0005) {
+                        order.email = None;
+                    }
+                    if rng.chance(0.0002) {
+                        order.status = "unknown";
+                    }
+                    if rng.chance(0.0001) {
+                        order.amount = -order.amount;
+                    }
+                    if rng.chance(0.0001) {
+                        order.updated_at = order.created_at - 1_000_000;
+                    }
+                    if rng.chance(0.00002) {
+                        if let Some(previous) = orders.last() {
+                            let previous: &Order = previous;
+                            order.customer_id = previous.customer_id;
+                            order.created_at = previous.created_at;
+                            order.updated_at = previous.updated_at;
+                        }
+                    }
+                }
+                orders.push(order);
             }
             Day { date, orders }
         })
@@ -285,8 +320,8 @@ fn orders_batch(orders: &[Order]) -> Result<RecordBatch, String> {
         ),
         (
             "email",
-            Arc::new(StringArray::from_iter_values(
-                orders.iter().map(|o| o.email.as_str()),
+            Arc::new(StringArray::from_iter(
+                orders.iter().map(|o| o.email.as_deref()),
             )),
         ),
         (

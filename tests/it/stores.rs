@@ -44,7 +44,7 @@ fn file_url_lake_gives_the_same_report_as_a_path() {
 #[test]
 fn memory_url_lake() {
     let dir = tempfile::tempdir().unwrap();
-    dq::sample::generate_with(&dir.path().join("lake"), 1000, 3, false).unwrap();
+    dq::sample::generate_with(&dir.path().join("lake"), 1000, 3, false, false).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = Arc::new(InMemory::new());
@@ -104,7 +104,7 @@ fn memory_url_lake() {
 #[test]
 fn object_vanishing_mid_run_is_a_runtime_error_and_the_rest_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    dq::sample::generate_with(&dir.path().join("lake"), 1000, 4, false).unwrap();
+    dq::sample::generate_with(&dir.path().join("lake"), 1000, 4, false, false).unwrap();
     let text = silver_orders(&["row_count: { min: 1 }", "range: { column: amount, min: 0 }"]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -137,7 +137,7 @@ fn object_vanishing_mid_run_is_a_runtime_error_and_the_rest_is_kept() {
 #[test]
 fn the_scan_reads_the_run_s_own_listing() {
     let dir = tempfile::tempdir().unwrap();
-    dq::sample::generate_with(&dir.path().join("lake"), 1000, 4, false).unwrap();
+    dq::sample::generate_with(&dir.path().join("lake"), 1000, 4, false, false).unwrap();
     let text = silver_orders(&["row_count: { min: 1 }"]).replace(
         "    partitioning: [{ name: date, type: date }]\n",
         "    partitioning: [{ name: date, type: date }]\n    scope: \"date >= '2026-11-18'\"\n",
