@@ -476,3 +476,18 @@ pub fn show(value: &serde_json::Value) -> String {
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+#[cfg(test)]
+mod number_tests {
+    #[test]
+    fn measured_numbers_read_as_numbers() {
+        assert_eq!(super::number_json(-0.0).to_string(), "0.0");
+        assert_eq!(super::number_json(f64::NAN), serde_json::json!("NaN"));
+        assert_eq!(super::number_json(-f64::NAN), serde_json::json!("NaN"));
+        assert_eq!(
+            super::number_json(f64::NEG_INFINITY),
+            serde_json::json!("-inf")
+        );
+        assert_eq!(super::number_json(1.5), serde_json::json!(1.5));
+    }
+}

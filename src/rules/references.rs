@@ -151,12 +151,14 @@ impl Rule for References {
             .map_err(err)?
             .build()
             .map_err(err)?;
-        let orphans = child
-            .clone()
+        // The parent is the join's build side (it is usually the smaller, and the child's
+        // rows stream through): written parent-first, as a right anti-join, so that the
+        // plan does not depend on statistics dq does not trust (see engine::footers).
+        let orphans = LogicalPlanBuilder::from(parent.clone())
             .join(
-                parent.clone(),
-                JoinType::LeftAnti,
-                (left_keys.clone(), right_keys.clone()),
+                child.clone().build().map_err(err)?,
+                JoinType::RightAnti,
+                (right_keys.clone(), left_keys.clone()),
                 None,
             )
             .map_err(err)?;
@@ -189,12 +191,11 @@ impl Rule for References {
             // A child row fails when a parent row it joins fails the condition. Counted
             // with a semi-join, so each child row counts once however many parent rows
             // share its key (an inner join would count joined pairs).
-            let violating = child
-                .clone()
+            let violating = LogicalPlanBuilder::from(parent)
                 .join(
-                    parent,
-                    JoinType::LeftSemi,
-                    (left_keys, right_keys),
+                    child.clone().build().map_err(err)?,
+                    JoinType::RightSemi,
+                    (right_keys, left_keys),
                     Some(cond.is_not_true()),
                 )
                 .map_err(err)?;
