@@ -492,3 +492,45 @@ fn damaged_pages_are_found_by_verify_files_and_named() {
     let error = report["datasets"][0]["error"].as_str().unwrap();
     assert!(error.contains("t/part-0.parquet"), "{error}");
 }
+
+/// A file that breaks its own schema: its embedded Arrow schema declares a column
+/// non-nullable while the column holds NULLs. A declared nullability is no proof: the
+/// NULLs are counted (or the file is an error), never folded away.
+#[test]
+fn a_column_declared_non_null_that_holds_nulls_does_not_pass() {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::parquet::file::metadata::{FileMetaData, KeyValue};
+    let lake = Lake::new();
+    let path = lake.write("t/part-0.parquet", &ints("x", vec![Some(1), None, Some(3)]));
+    let lie = Schema::new(vec![Field::new("x", DataType::Int64, false)]);
+    edit_footer(&path, |m| {
+        let f = m.file_metadata();
+        let kv: Vec<KeyValue> = f
+            .key_value_metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|kv| kv.key != "ARROW:schema")
+            .chain([KeyValue::new(
+                "ARROW:schema".to_string(),
+                datafusion::parquet::arrow::encode_arrow_schema(&lie),
+            )])
+            .collect();
+        let file = FileMetaData::new(
+            f.version(),
+            f.num_rows(),
+            f.created_by().map(str::to_string),
+            Some(kv),
+            f.schema_descr_ptr(),
+            f.column_orders().cloned(),
+        );
+        ParquetMetaDataBuilder::new(file)
+            .set_row_groups(m.row_groups().to_vec())
+            .build()
+    });
+    lake.rules("  - name: t\n    checks:\n      - not_null: { columns: [x] }\n");
+    let (run, report) = lake.validate();
+    assert_ne!(run.code, 0, "a NULL passed as absent: {report:#}");
+    let c = check(&report, "not_null(x)");
+    assert!(c["failed_rows"] == 1 || c["status"] == "error", "{c:#}");
+}
