@@ -398,7 +398,11 @@ impl Accumulator for Counts {
                     if let (Some(Some(d)), Some((schema, expr))) =
                         (&distinct[c], &check.on_distinct)
                     {
-                        break 'count d.count_true(schema, expr, memo)?;
+                        let (n, holds) = d.truth(schema, expr, memo)?;
+                        if n > 0 && self.plan.sampling.is_some() {
+                            evaluated = Some(d.row_mask(&values[c], &holds)?);
+                        }
+                        break 'count n;
                     }
                 }
                 let value = check.expr.evaluate(&batch)?.into_array(rows)?;
@@ -499,15 +503,44 @@ impl Distinct {
         })
     }
 
+    /// Which rows of `column` (the column these distinct values came from) have a value
+    /// for which `holds` is true: the failing rows, without evaluating the predicate again.
+    fn row_mask(&self, column: &ArrayRef, holds: &[bool]) -> Result<ArrayRef> {
+        let mut failing: Vec<&str> = Vec::new();
+        let mut null_fails = false;
+        let strings = self.values.as_ref();
+        for (i, h) in holds.iter().enumerate() {
+            if !*h {
+                continue;
+            }
+            if strings.is_null(i) {
+                null_fails = true;
+            } else {
+                failing.push(string_at(strings, i));
+            }
+        }
+        let mask: datafusion::arrow::array::BooleanArray = (0..column.len())
+            .map(|r| {
+                Some(if column.is_null(r) {
+                    null_fails
+                } else {
+                    let v = string_at(column.as_ref(), r);
+                    failing.contains(&v)
+                })
+            })
+            .collect();
+        Ok(Arc::new(mask))
+    }
+
     /// Rows of the batch for which `expr`, reading the distinct values as the only column
-    /// of `schema`, is true. Values met in earlier batches are answered from `memo`; only
-    /// new ones are evaluated.
-    fn count_true(
+    /// of `schema`, is true, and whether it holds for each distinct value. Values met in
+    /// earlier batches are answered from `memo`; only new ones are evaluated.
+    fn truth(
         &self,
         schema: &SchemaRef,
         expr: &Arc<dyn PhysicalExpr>,
         memo: &mut (Vec<Option<bool>>, Option<bool>),
-    ) -> Result<i64> {
+    ) -> Result<(i64, Vec<bool>)> {
         let (by_id, null) = memo;
         let mut truth: Vec<Option<bool>> = self
             .ids
@@ -555,12 +588,23 @@ impl Distinct {
                 }
             }
         }
-        Ok(truth
+        let holds: Vec<bool> = truth.iter().map(|t| t.unwrap_or(false)).collect();
+        let n = holds
             .iter()
             .zip(&self.weights)
-            .filter(|(t, _)| t.unwrap_or(false))
+            .filter(|(t, _)| **t)
             .map(|(_, w)| *w)
-            .sum())
+            .sum();
+        Ok((n, holds))
+    }
+}
+
+/// The string at `i` of a string array of any of the three layouts.
+fn string_at(array: &dyn Array, i: usize) -> &str {
+    match array.data_type() {
+        DataType::Utf8View => array.as_string_view().value(i),
+        DataType::LargeUtf8 => array.as_string::<i64>().value(i),
+        _ => array.as_string::<i32>().value(i),
     }
 }
 
@@ -1268,7 +1312,7 @@ mod tests {
             assert!(matches!(d.ids[0], Slot::Value(0)));
             assert!(matches!(d.ids[1], Slot::Unnumbered));
             assert_eq!(
-                d.count_true(&schema, &physical, &mut memo).unwrap(),
+                d.truth(&schema, &physical, &mut memo).unwrap().0,
                 3,
                 "round {round}"
             );
