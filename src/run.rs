@@ -29,10 +29,8 @@ impl Context {
         let (env_name, environment) = project.environment(env)?;
         // `${VAR}`s are expanded when streams run, so `dq validate` does not need them.
         let kafka = environment.kafka.clone();
+        // Kafka secrets are registered once expanded, when streams run.
         crate::engine::store::register_secrets(&environment.storage);
-        if let Some(k) = &kafka {
-            crate::engine::store::register_secrets(&k.options);
-        }
         let as_of: DateTime<Utc> = match as_of.or(environment.as_of.as_deref()) {
             Some(text) => crate::time::parse_instant(text)
                 .map_err(|e| DqError::Usage(format!("--as-of: {e}")))?,

@@ -405,13 +405,12 @@ impl Accumulator for Counts {
                         break 'count n;
                     }
                 }
-                let value = check.expr.evaluate(&batch)?.into_array(rows)?;
-                let n = true_rows(
-                    datafusion::logical_expr::ColumnarValue::Array(Arc::clone(&value)),
-                    rows,
-                )?;
-                evaluated = Some(value);
-                n
+                let value = check.expr.evaluate(&batch)?;
+                if self.plan.sampling.is_some() {
+                    // Kept as the failing rows' mask, should the count be above 0.
+                    evaluated = Some(value.clone().into_array(rows)?);
+                }
+                true_rows(value, rows)?
             };
             *count += added;
             if added > 0

@@ -142,26 +142,14 @@ impl Rule for Statistic {
         }
         // A decimal's median would keep the column's scale (1.6787 for [2.2345, 1.123]
         // where the mean says 1.67875): computed in double precision instead.
-        let column = match (&data_type, self.stat.as_str()) {
-            (
-                DataType::Decimal32(..)
-                | DataType::Decimal64(..)
-                | DataType::Decimal128(..)
-                | DataType::Decimal256(..),
-                "median" | "percentile",
-            ) => datafusion::logical_expr::cast(column, DataType::Float64),
+        let column = match self.stat.as_str() {
+            "median" | "percentile" if data_type.is_decimal() => {
+                datafusion::logical_expr::cast(column, DataType::Float64)
+            }
             _ => column,
         };
         let fused = |expr: Expr| (vec![expr], None);
-        let exact_mean = self.stat == "mean"
-            && (data_type.is_integer()
-                || matches!(
-                    data_type,
-                    DataType::Decimal32(..)
-                        | DataType::Decimal64(..)
-                        | DataType::Decimal128(..)
-                        | DataType::Decimal256(..)
-                ));
+        let exact_mean = self.stat == "mean" && (data_type.is_integer() || data_type.is_decimal());
         let (measures, query) = match self.stat.as_str() {
             "min" => fused(min(column)),
             "max" => fused(max(column)),
@@ -173,12 +161,10 @@ impl Rule for Statistic {
                     sum(datafusion::logical_expr::cast(
                         column.clone(),
                         match &data_type {
-                            DataType::Decimal128(_, s) | DataType::Decimal256(_, s) => {
-                                DataType::Decimal128(38, *s)
-                            }
-                            DataType::Decimal32(_, s) | DataType::Decimal64(_, s) => {
-                                DataType::Decimal128(38, *s)
-                            }
+                            DataType::Decimal32(_, s)
+                            | DataType::Decimal64(_, s)
+                            | DataType::Decimal128(_, s)
+                            | DataType::Decimal256(_, s) => DataType::Decimal128(38, *s),
                             _ => DataType::Decimal128(38, 0),
                         },
                     )),
