@@ -102,6 +102,8 @@ def ensure_duckdb():
 
 
 def dq_binary():
+    if os.environ.get("DQ_BIN"):  # a binary built already (e.g. to compare two builds)
+        return Path(os.environ["DQ_BIN"])
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     sh(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
     return target / "release" / "dq"

@@ -169,7 +169,10 @@ impl Rule for References {
                 vec![count(lit(1i64)).alias("orphan_rows")],
             )
             .map_err(err)?;
-        let mut samples = orphans.build().map_err(err)?;
+        // Examples show the referencing columns (and the child columns a condition reads):
+        // the anti-join then reads only those, not every column of the child a second time.
+        let mut shown: Vec<Column> = left_keys.clone();
+        let mut violating_rows = None;
         if let Some(condition) = &self.condition {
             // Parse the condition against the joined schema (child and parent columns).
             let joined_schema = child
@@ -196,7 +199,7 @@ impl Rule for References {
                     child.clone().build().map_err(err)?,
                     JoinType::RightSemi,
                     (right_keys, left_keys),
-                    Some(cond.is_not_true()),
+                    Some(cond.clone().is_not_true()),
                 )
                 .map_err(err)?;
             let failed = violating
@@ -209,8 +212,25 @@ impl Rule for References {
                 .build()
                 .map_err(err)?;
             query = query.cross_join(failed).map_err(err)?;
+            for c in cond.column_refs() {
+                let from_child = c.relation.as_ref().is_some_and(|r| r.table() == "child")
+                    || (c.relation.is_none()
+                        && child.schema().has_column_with_unqualified_name(&c.name));
+                let column = Column::new(Some("child"), &c.name);
+                if from_child && !shown.contains(&column) {
+                    shown.push(column);
+                }
+            }
+            violating_rows = Some(violating);
+        }
+        let project = |rows: LogicalPlanBuilder| {
+            rows.project(shown.iter().cloned().map(Expr::Column))
+                .map_err(err)
+        };
+        let mut samples = project(orphans)?.build().map_err(err)?;
+        if let Some(violating) = violating_rows {
             samples = LogicalPlanBuilder::from(samples)
-                .union(violating.build().map_err(err)?)
+                .union(project(violating)?.build().map_err(err)?)
                 .map_err(err)?
                 .build()
                 .map_err(err)?;
@@ -262,6 +282,11 @@ mod tests {
         assert!(!o.passed);
         assert_eq!(o.failed_rows, Some(1), "{o:?}");
         assert_eq!(o.rows_checked, Some(5));
+        // The example shows the referencing column only: the anti-join reads no other.
+        assert_eq!(o.samples.len(), 1, "{o:?}");
+        let shown: Vec<&String> = o.samples[0].keys().collect();
+        assert_eq!(shown, ["customer_id"], "{o:?}");
+        assert_eq!(o.samples[0]["customer_id"], 99);
     }
 
     #[test]
@@ -272,6 +297,12 @@ mod tests {
         );
         // one orphan plus one order placed before its customer signed up
         assert_eq!(o.failed_rows, Some(2), "{o:?}");
+        // Both examples show the key and the child column the condition reads.
+        assert_eq!(o.samples.len(), 2, "{o:?}");
+        for row in &o.samples {
+            let shown: Vec<&String> = row.keys().collect();
+            assert_eq!(shown, ["customer_id", "created_at"], "{o:?}");
+        }
     }
 
     #[test]

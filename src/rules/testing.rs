@@ -114,6 +114,8 @@ pub struct TestOutcome {
     pub failed_rows: Option<u64>,
     pub rows_checked: Option<u64>,
     pub message: Option<String>,
+    /// The failing-row examples (at most 3).
+    pub samples: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn write(dir: &std::path::Path, name: &str, batch: &RecordBatch) {
@@ -200,6 +202,7 @@ fn outcome(results: Result<Vec<CheckResult>, DqError>, check: &str) -> TestOutco
         failed_rows: r.failed_rows,
         rows_checked: r.rows_checked,
         message: r.message.clone(),
+        samples: r.sample_failures.clone(),
     }
 }
 
