@@ -5,7 +5,7 @@
 #   - tansu, a Kafka-protocol broker (crates.io; built once, ~10-20 min on 2 cores)
 #   - real consumers of dq's outputs: junitparser, prometheus_client and Dagster (PyPI),
 #   - pyarrow and DuckDB (PyPI), the other writers and the reference engine of the
-#     differential tests,
+#     differential tests, and the Python `deltalake` package (another Delta writer),
 #     and Debian's headless Chromium for the HTML report
 # Source it: it exports DQ_TEST_S3_ENDPOINT, DQ_TEST_AZURE_ENDPOINT, DQ_TEST_PYTHON and
 # DQ_TEST_DAGSTER_PYTHON and DQ_TEST_CHROMIUM, and stops the servers when the calling shell exits.
@@ -20,14 +20,15 @@ DAGSTER_VERSION="1.13.29"
 # Writers and the reference engine of the differential tests.
 PYARROW_VERSION="26.0.1"
 DUCKDB_VERSION="2.0.1"
+DELTALAKE_VERSION="1.6.6"
 mkdir -p "$CACHE/logs"
 
-if [ ! -x "$CACHE/venv/bin/moto_server" ] || ! "$CACHE/venv/bin/python" -c "import azure.storage.blob, junitparser, prometheus_client, pyarrow, duckdb" 2>/dev/null; then
-  echo "test-servers: installing moto, azure-storage-blob, junitparser, prometheus_client, pyarrow, duckdb into $CACHE/venv" >&2
+if [ ! -x "$CACHE/venv/bin/moto_server" ] || ! "$CACHE/venv/bin/python" -c "import azure.storage.blob, junitparser, prometheus_client, pyarrow, duckdb, deltalake" 2>/dev/null; then
+  echo "test-servers: installing moto, azure-storage-blob, junitparser, prometheus_client, pyarrow, duckdb, deltalake into $CACHE/venv" >&2
   python3 -m venv "$CACHE/venv"
   "$CACHE/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "azure-storage-blob==$AZURE_BLOB_VERSION" \
     "junitparser==$JUNITPARSER_VERSION" "prometheus_client==$PROMETHEUS_CLIENT_VERSION" \
-    "pyarrow==$PYARROW_VERSION" "duckdb==$DUCKDB_VERSION"
+    "pyarrow==$PYARROW_VERSION" "duckdb==$DUCKDB_VERSION" "deltalake==$DELTALAKE_VERSION"
 fi
 if ! "$CACHE/dagster-venv/bin/python" -c "import dagster" 2>/dev/null; then
   echo "test-servers: installing dagster $DAGSTER_VERSION into $CACHE/dagster-venv" >&2

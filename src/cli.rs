@@ -134,6 +134,11 @@ pub struct SelectArgs {
     /// `as_of`, else now). RFC 3339 or a date.
     #[arg(long, value_name = "TIMESTAMP")]
     pub as_of: Option<String>,
+    /// Read every Delta table as it was at this instant (the newest version committed at or
+    /// before it), to reproduce an earlier run; also the evaluation instant unless `--as-of`
+    /// is given. A dataset's own `snapshot` pin wins. RFC 3339 or a date.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub snapshot_at: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -183,8 +188,12 @@ fn init_logging(global: &GlobalArgs) {
             _ => "debug",
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DQ_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("dq={level},warn")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DQ_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            // The Delta reader logs the errors it also returns; dq reports them once.
+            "dq={level},warn,buoyant_kernel=off,buoyant_kernel_engine=off,deltalake_core=off"
+        ))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| crate::engine::store::Scrubbing(std::io::stderr()));
@@ -323,6 +332,14 @@ fn context(global: &GlobalArgs, select: &SelectArgs) -> Result<Context, DqError>
     let mut cx = Context::load(project, global.env.as_deref(), select.as_of.as_deref())?;
     cx.options.layers = select.layers.clone();
     cx.options.datasets = select.datasets.clone();
+    if let Some(text) = &select.snapshot_at {
+        let at = crate::time::parse_instant(text)
+            .map_err(|e| DqError::Usage(format!("--snapshot-at: {e}")))?;
+        cx.options.snapshot_at = Some(at);
+        if select.as_of.is_none() {
+            cx.options.as_of = at;
+        }
+    }
     Ok(cx)
 }
 
@@ -444,6 +461,11 @@ fn lint(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
             d.error.clone().unwrap_or_default()
         );
         code = 3;
+    }
+    for d in &prepared.datasets {
+        for w in &d.facts.warnings {
+            eprintln!("warning: dataset {}: {w}", d.qualified);
+        }
     }
     let checked: usize = prepared
         .datasets

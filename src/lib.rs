@@ -14,6 +14,7 @@ pub mod report;
 pub mod rules;
 pub mod run;
 pub mod sample;
+mod sample_delta;
 pub mod streams;
 pub mod time;
 

@@ -79,6 +79,7 @@ impl Context {
             sample_failures: defaults.sample_failures.unwrap_or(5),
             memory_limit,
             verify_files: false,
+            snapshot_at: None,
         };
         Ok(Context {
             project,

@@ -77,7 +77,7 @@ pub fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), String>
     Ok(())
 }
 
-fn ts(values: Vec<i64>) -> ArrayRef {
+pub(crate) fn ts(values: Vec<i64>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
 }
 
@@ -85,7 +85,7 @@ fn ts_opt(values: Vec<Option<i64>>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
 }
 
-fn strings(values: Vec<String>) -> ArrayRef {
+pub(crate) fn strings(values: Vec<String>) -> ArrayRef {
     Arc::new(StringArray::from(values))
 }
 
@@ -261,6 +261,9 @@ pub fn generate_with(
     }
     generated.orders = day_list.iter().map(|d| d.orders.len()).sum();
 
+    if full {
+        written.extend(write_payments(out, &day_list)?);
+    }
     let customers_file = out.join("silver/customers/part-0.parquet");
     write_parquet(&customers_file, &[customers_batch(customers, first)?])?;
     written.push(customers_file);
@@ -284,6 +287,38 @@ pub fn generate_with(
         .map(|m| m.len())
         .sum();
     Ok(generated)
+}
+
+/// The Delta table `silver.payments`: the last three days' non-cancelled orders, paid a
+/// minute after they were placed (see `sample_delta`).
+fn write_payments(out: &Path, days: &[Day]) -> Result<Vec<std::path::PathBuf>, String> {
+    const METHODS: &[&str] = &["card", "card", "paypal", "transfer"];
+    let recent = &days[days.len().saturating_sub(3)..];
+    let paid: Vec<(NaiveDate, Vec<crate::sample_delta::Payment>)> = recent
+        .iter()
+        .map(|day| {
+            let payments = day
+                .orders
+                .iter()
+                .filter(|o| o.status != "cancelled")
+                .map(|o| crate::sample_delta::Payment {
+                    payment_id: 50_000_000 + o.order_id,
+                    order_id: o.order_id,
+                    amount: o.amount,
+                    method: METHODS[(o.order_id % METHODS.len() as i64) as usize],
+                    paid_at: o.created_at + 60_000_000,
+                })
+                .collect();
+            (day.date, payments)
+        })
+        .collect();
+    // Committed the evening of the last day (the sample environment evaluates at midnight).
+    let last = recent
+        .last()
+        .map(|d| micros(d.date) / 1000)
+        .unwrap_or_default();
+    let hour = 3_600_000;
+    crate::sample_delta::write(out, &paid, [last + 22 * hour, last + 23 * hour])
 }
 
 fn orders_batch(orders: &[Order]) -> Result<RecordBatch, String> {

@@ -65,12 +65,34 @@ pub struct PartitionColumn {
     pub data_type: DataType,
 }
 
+/// How a dataset's rows are stored.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum TableFormat {
+    /// A folder of Parquet files (Hive partition folders allowed): every file is read.
+    #[default]
+    Parquet,
+    /// A Delta Lake table: the files of one snapshot of its log are read.
+    Delta {
+        /// The snapshot to read; None is the newest (or the run's `--snapshot-at`).
+        snapshot: Option<SnapshotPin>,
+    },
+}
+
+/// A Delta table version pinned in the rules.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnapshotPin {
+    Version(u64),
+    /// The newest version committed at or before this instant.
+    Timestamp(chrono::DateTime<chrono::Utc>),
+}
+
 #[derive(Debug)]
 pub struct DatasetSpec {
     pub layer: String,
     pub name: String,
     /// Relative to the lake root, or a full URL.
     pub path: String,
+    pub format: TableFormat,
     pub partitioning: Vec<PartitionColumn>,
     pub scope: Option<String>,
     pub description: Option<String>,
@@ -151,6 +173,8 @@ struct DatasetRaw {
     path: Option<String>,
     #[serde(default = "parquet")]
     format: String,
+    /// Delta only: `{ version: N }` or `{ timestamp: "…" }`.
+    snapshot: Option<SnapshotRaw>,
     #[serde(default)]
     partitioning: Vec<PartitionRaw>,
     scope: Option<String>,
@@ -161,6 +185,43 @@ struct DatasetRaw {
 
 fn parquet() -> String {
     "parquet".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotRaw {
+    version: Option<u64>,
+    timestamp: Option<String>,
+}
+
+/// The dataset's `format` and `snapshot`, checked together.
+fn table_format(
+    format: &str,
+    snapshot: Option<SnapshotRaw>,
+    partitioned: bool,
+) -> Result<TableFormat, String> {
+    match format {
+        "parquet" => match snapshot {
+            Some(_) => Err("`snapshot` pins a Delta table version; this dataset is `format: parquet`".into()),
+            None => Ok(TableFormat::Parquet),
+        },
+        "delta" => {
+            if partitioned {
+                return Err("a Delta table's partition columns come from its log; remove `partitioning`".into());
+            }
+            let snapshot = match snapshot {
+                None => None,
+                Some(SnapshotRaw { version: Some(v), timestamp: None }) => Some(SnapshotPin::Version(v)),
+                Some(SnapshotRaw { version: None, timestamp: Some(t) }) => Some(SnapshotPin::Timestamp(
+                    crate::time::parse_instant(&t).map_err(|e| format!("snapshot timestamp: {e}"))?,
+                )),
+                Some(_) => return Err("`snapshot` takes one of `version` or `timestamp`".into()),
+            };
+            Ok(TableFormat::Delta { snapshot })
+        }
+        "iceberg" => Err("format `iceberg` is not supported yet: no Iceberg reader for dq's DataFusion version exists; supported: parquet, delta".into()),
+        other => Err(format!("unknown format `{other}`; supported: parquet, delta")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -338,12 +399,13 @@ pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<RuleSet, Vec<Diagno
                 )));
                 continue;
             }
-            if d.format != "parquet" {
-                problems.push(here.diagnostic(format!(
-                    "format `{}` is not supported yet; supported: parquet",
-                    d.format
-                )));
-            }
+            let format = match table_format(&d.format, d.snapshot, !d.partitioning.is_empty()) {
+                Ok(f) => f,
+                Err(e) => {
+                    problems.push(here.diagnostic(format!("dataset `{}`: {e}", d.name)));
+                    TableFormat::Parquet
+                }
+            };
             let mut partitioning = Vec::new();
             for p in d.partitioning {
                 match p {
@@ -378,6 +440,7 @@ pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<RuleSet, Vec<Diagno
             }
             set.datasets.push(DatasetSpec {
                 path: d.path.unwrap_or_else(|| format!("{layer_name}/{}", d.name)),
+                format,
                 layer: layer_name.clone(),
                 name: d.name,
                 partitioning,
@@ -615,6 +678,58 @@ mod tests {
                 .contains("did you mean `min`")
         );
         assert!(problems[2].message.contains("not a row-level check"));
+    }
+
+    #[test]
+    fn delta_format_and_snapshot_pins() {
+        let set = load(
+            "layer: silver\ndatasets:\n  - name: a\n    format: delta\n  - name: b\n    format: delta\n    snapshot: { version: 7 }\n  - name: c\n    format: delta\n    snapshot: { timestamp: \"2026-11-30\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            set.datasets[0].format,
+            TableFormat::Delta { snapshot: None }
+        );
+        assert_eq!(
+            set.datasets[1].format,
+            TableFormat::Delta {
+                snapshot: Some(SnapshotPin::Version(7))
+            }
+        );
+        assert!(matches!(
+            set.datasets[2].format,
+            TableFormat::Delta {
+                snapshot: Some(SnapshotPin::Timestamp(_))
+            }
+        ));
+        for (text, expected) in [
+            (
+                "    format: parquet\n    snapshot: { version: 1 }\n",
+                "this dataset is `format: parquet`",
+            ),
+            (
+                "    format: delta\n    partitioning: [day]\n",
+                "come from its log",
+            ),
+            (
+                "    format: delta\n    snapshot: { version: 1, timestamp: \"2026-01-01\" }\n",
+                "one of `version` or `timestamp`",
+            ),
+            (
+                "    format: delta\n    snapshot: { timestamp: yesterday }\n",
+                "snapshot timestamp",
+            ),
+            ("    format: iceberg\n", "no Iceberg reader"),
+            ("    format: csv\n", "unknown format `csv`"),
+        ] {
+            let problems =
+                load(&format!("layer: silver\ndatasets:\n  - name: a\n{text}")).unwrap_err();
+            assert!(
+                problems[0].message.contains(expected),
+                "{text}: {problems:?}"
+            );
+            assert_eq!(problems[0].line, 3, "{problems:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use futures::TryStreamExt;
 use object_store::ObjectMeta;
 use serde::Serialize;
 
-use crate::config::rules::{DatasetSpec, PartitionColumn};
+use crate::config::rules::{DatasetSpec, PartitionColumn, TableFormat};
 use crate::engine::footers;
 use crate::engine::listing::{self, PartitionFilter};
 use crate::engine::partitions::{HIVE_NULL, TypedPartitions};
@@ -42,6 +42,12 @@ pub struct DatasetFacts {
     /// The files read, for naming the bad one when a scan fails.
     #[serde(skip)]
     pub read: Option<Arc<Files>>,
+    /// What the reader noticed and a person should fix (e.g. a Delta table read as Parquet).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// For a Delta table: the version read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<super::delta::DeltaVersion>,
 }
 
 /// A dataset's files and how they are read.
@@ -159,9 +165,48 @@ fn check_partition_values(relative: &str, partitions: &[PartitionColumn]) -> Res
     Ok(())
 }
 
-/// Lists, reads the footers of, and registers one dataset as `layer.name`. With a
-/// `partition_filter`, only the partition directories it admits are listed and read.
+/// What part of a dataset a run reads.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadScope<'a> {
+    /// The dataset's `scope`, when its partitions may be pruned by it (None when another
+    /// check reads the dataset whole).
+    pub scope: Option<&'a str>,
+    pub as_of: DateTime<Utc>,
+    /// `--snapshot-at`: Delta tables as of this instant.
+    pub snapshot_at: Option<DateTime<Utc>>,
+}
+
+/// Finds the files of one dataset (by listing a Parquet folder, or from a Delta table's
+/// log), reads their footers, and registers the dataset as the table `layer.name`.
 pub async fn register(
+    session: &SessionContext,
+    spec: &DatasetSpec,
+    url: &url::Url,
+    storage_options: &std::collections::BTreeMap<String, String>,
+    read: ReadScope<'_>,
+) -> Result<DatasetFacts, String> {
+    match &spec.format {
+        TableFormat::Parquet => {
+            let filter = read.scope.and_then(|scope| {
+                let columns: Vec<_> = spec
+                    .partitioning
+                    .iter()
+                    .map(|p| (p.name.clone(), p.data_type.clone()))
+                    .collect();
+                PartitionFilter::from_scope(session, scope, &columns, read.as_of)
+            });
+            register_parquet(session, spec, url, storage_options, filter.as_ref()).await
+        }
+        TableFormat::Delta { snapshot } => {
+            let pin = super::delta::version_to_read(snapshot.as_ref(), read.snapshot_at);
+            register_delta(session, spec, url, storage_options, pin.as_ref(), read).await
+        }
+    }
+}
+
+/// Lists, reads the footers of, and registers one Parquet folder. With a
+/// `partition_filter`, only the partition directories it admits are listed and read.
+async fn register_parquet(
     session: &SessionContext,
     spec: &DatasetSpec,
     url: &url::Url,
@@ -188,11 +233,18 @@ pub async fn register(
         .map_err(|e| format!("{shown}: {e}"))?;
     let cannot_list = |e: String| format!("cannot list {shown}: {}", store::explain(&e));
     let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
+    let mut warnings = Vec::new();
     let objects: Vec<ObjectMeta> = if table_url.is_collection() {
         let base = table_url.prefix();
         let listing = listing::list(object_store.as_ref(), base, partition_filter)
             .await
             .map_err(|e| cannot_list(e.to_string()))?;
+        if listing.delta_log {
+            warnings.push(format!(
+                "{shown} holds a _delta_log/: it is a Delta table, whose folder also keeps files the table has removed (until VACUUM), and `format: parquet` reads them all. Add `format: delta` to dataset {}",
+                spec.qualified()
+            ));
+        }
         let mut objects = select_files(listing.objects, base, &spec.partitioning, &mut skipped);
         if objects.is_empty() && listing.pruned {
             // Nothing in scope: list everything, for the schema and an empty scoped scan.
@@ -241,6 +293,8 @@ pub async fn register(
         skipped,
         null_free_columns: vec![],
         read: None,
+        warnings,
+        delta: None,
     };
     let probe = parquet_format(true);
     let root = match url.scheme() {
@@ -250,7 +304,7 @@ pub async fn register(
             url.host_str().unwrap_or_default()
         )),
     };
-    let found = footers::read(&state, &probe, &object_store, &objects, &root).await?;
+    let found = footers::read(&state, &probe, &object_store, &objects, &root, true).await?;
     facts.null_free_columns = found.null_free.clone();
     let file_schema = found.schema.clone();
     for p in &spec.partitioning {
@@ -294,6 +348,20 @@ pub async fn register(
         .with_listing_options(options)
         .with_schema(file_schema);
     let table = ListingTable::try_new(config).map_err(|e| format!("{shown}: {e}"))?;
+    let provider: Arc<dyn datafusion::catalog::TableProvider> = if spec.partitioning.is_empty() {
+        Arc::new(table)
+    } else {
+        Arc::new(TypedPartitions::new(Arc::new(table), &spec.partitioning))
+    };
+    register_provider(session, spec, provider)?;
+    Ok(facts)
+}
+
+fn register_provider(
+    session: &SessionContext,
+    spec: &DatasetSpec,
+    provider: Arc<dyn datafusion::catalog::TableProvider>,
+) -> Result<(), String> {
     let catalog = session
         .catalog("datafusion")
         .ok_or_else(|| "the default catalog is missing".to_string())?;
@@ -302,14 +370,120 @@ pub async fn register(
             .register_schema(&spec.layer, Arc::new(MemorySchemaProvider::new()))
             .map_err(|e| e.to_string())?;
     }
-    let provider: Arc<dyn datafusion::catalog::TableProvider> = if spec.partitioning.is_empty() {
-        Arc::new(table)
-    } else {
-        Arc::new(TypedPartitions::new(Arc::new(table), &spec.partitioning))
-    };
+    let table_ref = TableReference::partial(spec.layer.as_str(), spec.name.as_str());
     session
         .register_table(table_ref, provider)
         .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Reads one snapshot of a Delta table: the files its log names (those whose partition
+/// values the scope admits), their footers checked like any Parquet file's.
+async fn register_delta(
+    session: &SessionContext,
+    spec: &DatasetSpec,
+    url: &url::Url,
+    storage_options: &std::collections::BTreeMap<String, String>,
+    pin: Option<&crate::config::rules::SnapshotPin>,
+    read: ReadScope<'_>,
+) -> Result<DatasetFacts, String> {
+    let shown = store::redact(url.as_str());
+    if url.scheme() == "file" {
+        if let Ok(path) = url.to_file_path() {
+            if !path.exists() {
+                return Err(format!("path {} does not exist", path.display()));
+            }
+        }
+    }
+    store::ensure_store(session, url, storage_options).map_err(|e| format!("{shown}: {e}"))?;
+    let table_url = ListingTableUrl::parse(url.as_str()).map_err(|e| format!("{shown}: {e}"))?;
+    let state = session.state();
+    let object_store = state
+        .runtime_env()
+        .object_store(&table_url)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let snapshot = super::delta::load(Arc::clone(&object_store), url, pin, &shown).await?;
+    let mut files = snapshot.files;
+    if let Some(scope) = read.scope {
+        let columns: Vec<(String, DataType)> = snapshot
+            .partition_fields
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        if let Some(filter) = PartitionFilter::from_scope(session, scope, &columns, read.as_of) {
+            files.retain(|f| filter.admits(&f.partition_values));
+        }
+    }
+    let objects: Vec<ObjectMeta> = files.iter().map(|f| f.object.clone()).collect();
+    let mut facts = DatasetFacts {
+        url: shown.clone(),
+        files: objects.len(),
+        bytes: objects.iter().map(|o| o.size).sum(),
+        // A table is as fresh as its last commit, whatever its files' times.
+        newest_object: snapshot.read.committed_at,
+        skipped: BTreeMap::new(),
+        null_free_columns: vec![],
+        read: None,
+        warnings: vec![],
+        delta: Some(snapshot.read.clone()),
+    };
+    let root = match url.scheme() {
+        "file" => "/".to_string(),
+        scheme => store::redact(&format!(
+            "{scheme}://{}/",
+            url.host_str().unwrap_or_default()
+        )),
+    };
+    let probe = parquet_format(true);
+    let found = footers::read(&state, &probe, &object_store, &objects, &root, false).await?;
+    // The log states each file's rows (usually): a footer that disagrees is a table whose
+    // counts would depend on which one answered.
+    if let Some(stated) = files.iter().map(|f| f.stated_rows).sum::<Option<u64>>() {
+        if stated != found.rows {
+            return Err(format!(
+                "Delta table {shown}: its log states {stated} rows in the files read, their Parquet footers hold {}",
+                found.rows
+            ));
+        }
+    }
+    // Columns absent from some files (added later) are NULL there: not NULL-free.
+    facts.null_free_columns = if objects.is_empty() {
+        vec![]
+    } else {
+        found.null_free.clone()
+    };
+    // The table's schema is the log's, in the files' string representation (views), every
+    // column nullable; a file's own types are cast to it when read.
+    let file_schema = footers::nullable(
+        &datafusion::datasource::physical_plan::parquet::transform_schema_to_view(
+            &snapshot.data_schema,
+        ),
+    );
+    let has_floats = file_schema
+        .fields()
+        .iter()
+        .any(|f| has_float(f.data_type()));
+    let format = Arc::new(parquet_format(found.null_counts_complete && !has_floats));
+    let store_url = match url.scheme() {
+        "file" => "file:///".to_string(),
+        scheme => format!("{scheme}://{}/", url.host_str().unwrap_or_default()),
+    };
+    facts.read = Some(Arc::new(Files {
+        store_url: store_url.clone(),
+        root,
+        objects,
+        schema: Arc::new(file_schema.clone()),
+        format: Arc::clone(&format),
+    }));
+    let table = super::file_list::FileListTable::new(
+        datafusion::execution::object_store::ObjectStoreUrl::parse(&store_url)
+            .map_err(|e| format!("{shown}: {e}"))?,
+        Arc::new(file_schema),
+        snapshot.partition_fields,
+        files,
+        format,
+    );
+    register_provider(session, spec, Arc::new(table))?;
     Ok(facts)
 }
 

@@ -48,12 +48,16 @@ struct FileFooter {
 
 /// Reads and checks the footer of every object; the error names the first bad file.
 /// `root` is prefixed to object paths in messages (`/` for local files, `s3://bucket/`).
+/// With `merge_schemas` the files' schemas must merge into the dataset's (a folder of
+/// Parquet); without, the schema comes from elsewhere (a table's log) and files are cast
+/// to it when read, so `schema` is left empty.
 pub async fn read(
     state: &SessionState,
     format: &ParquetFormat,
     store: &Arc<dyn ObjectStore>,
     objects: &[ObjectMeta],
     root: &str,
+    merge_schemas: bool,
 ) -> Result<Footers, String> {
     let mut files: Vec<FileFooter> =
         futures::stream::iter(objects.iter().map(|object| async move {
@@ -69,7 +73,7 @@ pub async fn read(
     // the order the store answered in.
     files.sort_by(|a, b| a.location.cmp(&b.location));
     let mut merged: Option<Schema> = None;
-    for f in &files {
+    for f in files.iter().filter(|_| merge_schemas) {
         let schema = transform_schema_to_view(&plain_strings(&f.schema));
         merged = Some(match merged {
             None => schema,
@@ -84,8 +88,10 @@ pub async fn read(
     }
     let schema = nullable(&merged.unwrap_or_else(Schema::empty));
     let mut null_counts_complete = true;
-    let mut null_free: BTreeSet<String> =
-        schema.fields().iter().map(|f| f.name().clone()).collect();
+    let mut null_free: BTreeSet<String> = files
+        .iter()
+        .flat_map(|f| f.schema.fields().iter().map(|c| c.name().clone()))
+        .collect();
     let mut rows = 0u64;
     for f in &files {
         let facts = inspect(&f.metadata)

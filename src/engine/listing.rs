@@ -80,7 +80,7 @@ impl PartitionFilter {
 
     /// Whether a directory with these values for the first `values.len()` partition
     /// columns may hold rows in scope. Anything that cannot be evaluated is admitted.
-    fn admits(&self, values: &[ScalarValue]) -> bool {
+    pub fn admits(&self, values: &[ScalarValue]) -> bool {
         let known = values.len();
         let columns: Vec<ArrayRef> = self
             .columns
@@ -144,6 +144,14 @@ pub struct Listing {
     pub listed: Vec<Path>,
     /// Whether partition directories were skipped by the scope.
     pub pruned: bool,
+    /// Whether the folder holds a `_delta_log/`: it is a Delta table's folder.
+    pub delta_log: bool,
+}
+
+fn is_delta_log(path: &Path, base: &Path) -> bool {
+    path.prefix_match(base)
+        .and_then(|mut parts| parts.next())
+        .is_some_and(|first| first.as_ref() == "_delta_log")
 }
 
 /// Lists everything under `base`, descending only into partition directories `filter`
@@ -154,11 +162,13 @@ pub async fn list(
     filter: Option<&PartitionFilter>,
 ) -> object_store::Result<Listing> {
     let Some(filter) = filter else {
-        let objects = store.list(Some(base)).try_collect().await?;
+        let objects: Vec<ObjectMeta> = store.list(Some(base)).try_collect().await?;
+        let delta_log = objects.iter().any(|o| is_delta_log(&o.location, base));
         return Ok(Listing {
             objects,
             listed: vec![base.clone()],
             pruned: false,
+            delta_log,
         });
     };
     let mut listing = Listing::default();
@@ -181,6 +191,10 @@ pub async fn list(
             .extend(frontier.iter().map(|(dir, _)| dir.clone()));
         let mut next = Vec::new();
         for (result, values) in results {
+            listing.delta_log |= result
+                .common_prefixes
+                .iter()
+                .any(|dir| is_delta_log(dir, base));
             // Objects above the partition depth are not part of the table (DataFusion
             // ignores files whose path lacks the partition directories).
             for dir in result.common_prefixes {

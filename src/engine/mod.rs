@@ -25,6 +25,8 @@ pub mod blame;
 pub mod contain;
 pub mod count_true;
 pub mod dataset;
+pub mod delta;
+pub mod file_list;
 pub mod footers;
 pub mod formats;
 pub mod fused;
@@ -55,6 +57,8 @@ pub struct RunOptions {
     /// answered from the footers (`row_count`, `not_null` on a column proven NULL-free):
     /// a file whose data pages are damaged but whose footer is intact is then an error.
     pub verify_files: bool,
+    /// Read Delta tables as of this instant instead of their newest version (`--snapshot-at`).
+    pub snapshot_at: Option<DateTime<Utc>>,
 }
 
 impl RunOptions {
@@ -70,6 +74,7 @@ impl RunOptions {
             sample_failures: 5,
             memory_limit: None,
             verify_files: false,
+            snapshot_at: None,
         }
     }
 }
@@ -375,23 +380,17 @@ pub async fn prepare(
         let read_whole = &read_whole;
         async move {
             let spec = rules.dataset(q).expect("needed datasets are declared");
-            let filter = match &spec.scope {
-                Some(scope) if !read_whole.contains(q) => {
-                    let columns: Vec<_> = spec
-                        .partitioning
-                        .iter()
-                        .map(|p| (p.name.clone(), p.data_type.clone()))
-                        .collect();
-                    listing::PartitionFilter::from_scope(session, scope, &columns, options.as_of)
-                }
-                _ => None,
+            let read = dataset::ReadScope {
+                scope: spec.scope.as_deref().filter(|_| !read_whole.contains(q)),
+                as_of: options.as_of,
+                snapshot_at: options.snapshot_at,
             };
             let url = store::dataset_url(&options.project_root, &options.lake, &spec.path);
             let result = match url {
                 Ok(url) => {
                     contain::contain(
                         &format!("the files of {q}"),
-                        dataset::register(session, spec, &url, &options.storage, filter.as_ref()),
+                        dataset::register(session, spec, &url, &options.storage, read),
                     )
                     .await
                 }

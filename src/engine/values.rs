@@ -9,7 +9,10 @@ pub fn rows_as_json(
 ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
     let mut buf = Vec::new();
     {
-        let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+        // NULLs written as `null`: a row failing `not_null` shows the NULL it fails on.
+        let mut writer = datafusion::arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, datafusion::arrow::json::writer::JsonArray>(&mut buf);
         let refs: Vec<&RecordBatch> = batches.iter().collect();
         writer.write_batches(&refs).map_err(|e| e.to_string())?;
         writer.finish().map_err(|e| e.to_string())?;

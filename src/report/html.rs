@@ -126,7 +126,10 @@ pub fn render(report: &Report) -> String {
         body.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             escape(&d.id),
-            escape(&d.facts.url),
+            escape(&match &d.facts.delta {
+                Some(v) => format!("{} (Delta version {})", d.facts.url, v.version),
+                None => d.facts.url.clone(),
+            }),
             d.facts.files,
             d.rows_in_scope
                 .map(|n| n.to_string())

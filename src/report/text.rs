@@ -190,6 +190,21 @@ pub fn render(report: &Report, color: bool) -> String {
                 human_bytes(d.facts.bytes)
             ));
         }
+        if let Some(v) = &d.facts.delta {
+            let when = v
+                .committed_at
+                .map(|t| format!(", committed {}", t.format("%Y-%m-%dT%H:%M:%SZ")))
+                .unwrap_or_default();
+            let of = if v.snapshot_files != d.facts.files {
+                format!(
+                    " ({} of its {} files in scope)",
+                    d.facts.files, v.snapshot_files
+                )
+            } else {
+                String::new()
+            };
+            facts.push(format!("Delta version {}{when}{of}", v.version));
+        }
         let skipped = d.facts.skipped_files();
         if skipped > 0 {
             let reasons: Vec<&str> = d.facts.skipped.keys().map(String::as_str).collect();
@@ -205,6 +220,9 @@ pub fn render(report: &Report, color: bool) -> String {
         ));
         if let Some(e) = &d.error {
             out.push_str(&format!("  {}  {e}\n", status_label(Status::Error, color)));
+        }
+        for w in &d.facts.warnings {
+            out.push_str(&format!("  {}  {w}\n", paint("note", "33", color)));
         }
         for c in report
             .checks

@@ -331,3 +331,78 @@ fn azure_report_equals_local_report() {
         run.stdout
     );
 }
+
+/// A project whose lake holds the delta-rs table of `tests/delta/write_tables.py`, read
+/// locally and from `remote_lake`.
+fn delta_project(remote_lake: &str, storage: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let python = std::env::var("DQ_TEST_PYTHON").expect("run through `make test`");
+    let out = Command::new(python)
+        .arg(crate::common::repo().join("tests/delta/write_tables.py"))
+        .arg(dir.path().join("lake"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        dir.path().join("dq.yaml"),
+        format!(
+            "default_env: local\nenvironments:\n  local: {{ lake: ./lake, as_of: \"2026-11-21T00:00:00Z\" }}\n  remote:\n    lake: \"{remote_lake}\"\n    as_of: \"2026-11-21T00:00:00Z\"\n    storage: {storage}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/silver.yaml"),
+        "layer: silver\ndatasets:\n  - name: orders\n    format: delta\n    scope: \"day >= DATE '2026-11-29'\"\n    checks:\n      - row_count: { min: 1 }\n      - not_null: { columns: [email] }\n      - unique: { columns: [order_id] }\n      - statistic: { column: amount, stat: mean, min: 0 }\n  - name: evolving\n    format: delta\n    checks:\n      - not_null: { columns: [note] }\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+#[ignore = "needs the S3 and Azure servers and the Delta writer that `make test` provides"]
+fn delta_tables_on_s3_and_azure_report_as_on_local_disk() {
+    let s3 = endpoint("DQ_TEST_S3_ENDPOINT");
+    let prefix = unique_prefix("delta");
+    let dir = delta_project(&format!("s3://dq-test/{prefix}"), "{}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(upload(s3_store(&s3), &dir.path().join("lake"), &prefix));
+    let env = s3_env(&s3);
+    let (l, r) = local_and_remote(dir.path(), &as_refs(&env));
+    let orders_of = |report: &serde_json::Value| -> serde_json::Value {
+        report["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == "silver.orders")
+            .cloned()
+            .unwrap_or_else(|| panic!("{report}"))
+    };
+    for report in [&l, &r] {
+        let orders = orders_of(report);
+        assert_eq!(orders["delta"]["version"], 3, "{orders}");
+        assert_eq!(orders["rows_in_scope"], 130, "{orders}");
+    }
+    assert!(
+        orders_of(&r)["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://dq-test/")
+    );
+
+    let ep = endpoint("DQ_TEST_AZURE_ENDPOINT");
+    let prefix = unique_prefix("delta");
+    let dir = delta_project(&format!("az://dq-test/{prefix}"), "{}");
+    rt.block_on(upload(azure_store(), &dir.path().join("lake"), &prefix));
+    let env = [
+        ("AZURE_STORAGE_USE_EMULATOR", "true"),
+        ("AZURITE_BLOB_STORAGE_URL", ep.as_str()),
+    ];
+    let (_, r) = local_and_remote(dir.path(), &env);
+    assert_eq!(orders_of(&r)["delta"]["version"], 3, "{r}");
+    assert_eq!(orders_of(&r)["rows_in_scope"], 130);
+}

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cloud;
 mod common;
+mod delta;
 mod differential;
 mod docs;
 mod one_scan;

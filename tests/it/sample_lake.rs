@@ -320,7 +320,7 @@ fn lint_plan_rules_and_explain() {
     let run = dq(&repo(), &["lint"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("56 checks in 7 datasets compile"),
+        run.stdout.contains("63 checks in 8 datasets compile"),
         "{}",
         run.stdout
     );
@@ -412,4 +412,55 @@ fn failing_examples_are_the_same_on_every_run() {
     );
     assert_eq!(first, examples());
     assert_eq!(first, examples());
+}
+
+#[test]
+fn payments_is_read_as_its_delta_snapshot() {
+    let run = dq(
+        &repo(),
+        &[
+            "validate",
+            "--format",
+            "json",
+            "--dataset",
+            "silver.payments",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_valid_report(&report);
+    let payments = &report["datasets"][0];
+    assert_eq!(payments["id"], "silver.payments");
+    assert_eq!(payments["delta"]["version"], 1, "{payments}");
+    assert_eq!(payments["delta"]["snapshot_files"], 3, "{payments}");
+    let rows = payments["rows_in_scope"].as_u64().unwrap();
+    // The folder holds one more file than the snapshot: the last day before the MERGE,
+    // with the duplicated payment. Read as Parquet it has more rows and a duplicate.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("dq.yaml"),
+        format!(
+            "default_env: t\nenvironments:\n  t: {{ lake: \"{}\" }}\n",
+            repo().join("sample-data").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("rules/silver.yaml"),
+        "layer: silver\ndatasets:\n  - name: payments\n    partitioning: [{ name: date, type: date }]\n    checks:\n      - unique: { columns: [payment_id] }\n      - row_count: { min: 1 }\n",
+    )
+    .unwrap();
+    let folder = dq(dir.path(), &["validate", "--format", "json"]).json();
+    let d = &folder["datasets"][0];
+    assert!(d["rows_in_scope"].as_u64().unwrap() > rows, "{d}");
+    assert_eq!(
+        folder["checks"][0]["status"], "fail",
+        "{}",
+        folder["checks"][0]
+    );
+    assert!(
+        d["warnings"][0].as_str().unwrap().contains("format: delta"),
+        "{d}"
+    );
 }
