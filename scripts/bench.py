@@ -12,7 +12,11 @@ and strict rules, so that a third of the checks fail — the runs users wait for
 `--data clean` (the checks pass). dq runs twice: with its default settings (failing-row
 examples on) and with `--sample-failures 0`.
 
-Usage: python3 scripts/bench.py [--data failing|clean] [--rows N] [--runs K] [--checks 10|100]
+`--delta` measures the Delta overhead instead: the same orders files made a Delta table (their
+log written by the Python `deltalake` package, the files hard-linked, not copied) and dq run
+on both, `format: delta` against `format: parquet`; the two reports must agree on every count.
+
+Usage: python3 scripts/bench.py [--data failing|clean] [--rows N] [--runs K] [--checks 10|100] [--delta]
 """
 
 import argparse
@@ -212,6 +216,7 @@ def main():
     ap.add_argument("--checks", type=int, default=20, choices=[10, 20, 100])
     ap.add_argument("--memory-limit", default=None, help="pass --memory-limit to dq")
     ap.add_argument("--skip-duckdb", action="store_true")
+    ap.add_argument("--delta", action="store_true", help="dq on a Delta table vs the same files as Parquet")
     args = ap.parse_args()
 
     dq = dq_binary()
@@ -222,6 +227,8 @@ def main():
         sh([str(dq), "sample-lake", "--out", str(lake), "--rows", str(args.rows), "--core-only"]
            + (["--defects"] if failing else []))
     proj = project(lake, args.checks, args.data)
+    if args.delta:
+        return delta_overhead(dq, lake, proj, args)
     base = [str(dq), "validate", "--format", "json", "-q"]
     if args.memory_limit:
         base += ["--memory-limit", args.memory_limit]
@@ -258,6 +265,66 @@ def main():
         print("\nDISAGREEMENT:\n  " + "\n  ".join(problems))
         sys.exit(1)
     print("results agree on every compared count and statistic")
+
+
+def delta_lake(lake):
+    """`lake` with silver/orders as a Delta table over the same (hard-linked) files."""
+    out = lake.parent / (lake.name + "-delta")
+    if (out / "silver" / "orders" / "_delta_log").exists():
+        return out
+    if out.exists():
+        shutil.rmtree(out)
+    for src in lake.rglob("*"):
+        dst = out / src.relative_to(lake)
+        if src.is_dir():
+            dst.mkdir(parents=True, exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.link(src, dst)
+    py = ensure_duckdb()
+    if subprocess.run([str(py), "-c", "import deltalake"], capture_output=True).returncode != 0:
+        sh([str(py), "-m", "pip", "install", "-q", "deltalake==1.6.6"])
+    convert = (
+        "import sys, os\n"
+        "from deltalake import convert_to_deltalake, Schema, Field\n"
+        "convert_to_deltalake(sys.argv[1], partition_by=Schema([Field('date', 'date')]), partition_strategy='hive')\n"
+        "os._exit(0)\n"
+    )
+    sh([str(py), "-c", convert, str(out / "silver" / "orders")])
+    return out
+
+
+def delta_overhead(dq, lake, proj, args):
+    dproj = CACHE / (proj.name + "-delta")
+    if dproj.exists():
+        shutil.rmtree(dproj)
+    shutil.copytree(proj, dproj)
+    dlake = delta_lake(lake)
+    (dproj / "dq.yaml").write_text((proj / "dq.yaml").read_text().replace(str(lake), str(dlake)))
+    rules = (dproj / "rules" / "silver.yaml").read_text()
+    head, tail = rules.split("  - name: customers", 1)
+    head = head.replace("    partitioning: [{ name: date, type: date }]\n", "    format: delta\n", 1)
+    (dproj / "rules" / "silver.yaml").write_text(head + "  - name: customers" + tail)
+    base = [str(dq), "validate", "--format", "json", "-q"]
+    med, reports = {}, {}
+    for label, where in [("Parquet folder", proj), ("Delta table", dproj)]:
+        runs, out = measure(base, args.runs, cwd=where)
+        reports[label] = json.loads(out)
+        med[label] = statistics.median(w for w, _ in runs)
+        print(f"{label}: " + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in runs))
+    def counts(r):
+        # Float statistics to 9 significant digits: files are read in another order.
+        def shown(v):
+            return f"{v:.9e}" if isinstance(v, float) else str(v)
+        return sorted((c["id"], c["status"], c["failed_rows"], shown(c["observed"])) for c in r["checks"])
+    if counts(reports["Parquet folder"]) != counts(reports["Delta table"]):
+        print("DISAGREEMENT between the Delta and the Parquet reports")
+        sys.exit(1)
+    d = reports["Delta table"]["datasets"]
+    version = next(x.get("delta") for x in d if x["id"] == "silver.orders")
+    print(f"\n{args.data} data, {args.rows:,} rows, median of {args.runs}: Delta {med['Delta table']:.2f} s, "
+          f"Parquet {med['Parquet folder']:.2f} s, Delta/Parquet {med['Delta table'] / med['Parquet folder']:.2f} "
+          f"(Delta version {version['version']}, {version['snapshot_files']} files); reports agree")
 
 
 if __name__ == "__main__":
