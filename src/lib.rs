@@ -7,6 +7,7 @@ pub mod config;
 pub mod duration;
 pub mod engine;
 pub mod error;
+pub mod facts;
 #[cfg(test)]
 mod fuzz;
 pub mod readiness;

@@ -1,50 +1,11 @@
 //! The readiness verdict: GO or NO-GO, with a decision matrix per layer, for
 //! reconciliations and per stream, judged against the project's readiness policy.
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::rules::Severity;
 use crate::report::{CheckResult, Report, Status};
 
-/// `readiness:` in dq.yaml. The defaults are what a careful team would choose: every layer
-/// blocks, a layer without checks or a dataset without rows in scope is NO-GO, warnings are
-/// reported but do not block.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Policy {
-    /// Layers (`silver`) or datasets (`silver.orders`) whose failures block. Default: all.
-    pub blocking: Option<Vec<String>>,
-    /// More warnings than this is NO-GO. Default: no limit.
-    pub max_warnings: Option<usize>,
-    /// A blocking layer needs at least this score (0..1). Default: none.
-    pub min_score: Option<f64>,
-    /// A layer with no checks is NO-GO.
-    #[serde(default = "yes")]
-    pub require_checks: bool,
-    /// A dataset with no rows in scope is NO-GO.
-    #[serde(default = "yes")]
-    pub require_rows: bool,
-    /// Stream checks must have run (and passed) for GO.
-    #[serde(default)]
-    pub require_streams: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            blocking: None,
-            max_warnings: None,
-            min_score: None,
-            require_checks: true,
-            require_rows: true,
-            require_streams: false,
-        }
-    }
-}
+pub use crate::config::project::ReadinessPolicy as Policy;
+pub use crate::report::verdict::{MatrixRow, Readiness, RowStatus, Verdict};
 
 impl Policy {
     fn blocks(&self, layer: &str, dataset: Option<&str>) -> bool {
@@ -55,58 +16,6 @@ impl Policy {
                 .any(|b| b == layer || Some(b.as_str()) == dataset),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Go,
-    NoGo,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowStatus {
-    Go,
-    NoGo,
-    /// Problems in a part the policy does not block on.
-    Warn,
-    NotRun,
-}
-
-impl RowStatus {
-    pub fn label(&self) -> &'static str {
-        match self {
-            RowStatus::Go => "GO",
-            RowStatus::NoGo => "NO-GO",
-            RowStatus::Warn => "WARN",
-            RowStatus::NotRun => "NOT RUN",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MatrixRow {
-    /// `layer`, `reconciliations` or `stream`.
-    pub kind: String,
-    pub name: String,
-    pub status: RowStatus,
-    pub blocking: bool,
-    /// Share of checks passed, weighted by severity (error 3, warn 1); null when nothing ran.
-    pub score: Option<f64>,
-    pub passed: usize,
-    pub total: usize,
-    /// Names of the checks that did not pass, and coverage problems.
-    pub failed: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Readiness {
-    pub verdict: Verdict,
-    /// Why the verdict is NO-GO, in plain words (empty for GO).
-    pub reasons: Vec<String>,
-    pub matrix: Vec<MatrixRow>,
-    pub policy: Policy,
 }
 
 fn weight(c: &CheckResult) -> f64 {

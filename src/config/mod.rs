@@ -2,6 +2,7 @@
 
 pub mod project;
 pub mod rules;
+pub mod streams;
 pub mod yaml;
 
 /// The largest config or rules file dq reads: far above any real one, and a bound on what

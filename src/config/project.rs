@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::yaml;
 use crate::error::{Diagnostic, DqError, Result, closest};
@@ -22,7 +22,7 @@ pub struct ProjectFile {
     #[serde(default)]
     pub defaults: Defaults,
     /// What `dq readiness` requires for GO.
-    pub readiness: Option<crate::readiness::Policy>,
+    pub readiness: Option<ReadinessPolicy>,
 }
 
 fn default_rules_dir() -> String {
@@ -93,6 +93,46 @@ pub fn expand_env(text: &str) -> std::result::Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `readiness:` in dq.yaml. The defaults are what a careful team would choose: every layer
+/// blocks, a layer without checks or a dataset without rows in scope is NO-GO, warnings are
+/// reported but do not block.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessPolicy {
+    /// Layers (`silver`) or datasets (`silver.orders`) whose failures block. Default: all.
+    pub blocking: Option<Vec<String>>,
+    /// More warnings than this is NO-GO. Default: no limit.
+    pub max_warnings: Option<usize>,
+    /// A blocking layer needs at least this score (0..1). Default: none.
+    pub min_score: Option<f64>,
+    /// A layer with no checks is NO-GO.
+    #[serde(default = "yes")]
+    pub require_checks: bool,
+    /// A dataset with no rows in scope is NO-GO.
+    #[serde(default = "yes")]
+    pub require_rows: bool,
+    /// Stream checks must have run (and passed) for GO.
+    #[serde(default)]
+    pub require_streams: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ReadinessPolicy {
+    fn default() -> Self {
+        ReadinessPolicy {
+            blocking: None,
+            max_warnings: None,
+            min_score: None,
+            require_checks: true,
+            require_rows: true,
+            require_streams: false,
+        }
+    }
 }
 
 #[cfg(test)]

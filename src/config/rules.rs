@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::config::yaml;
@@ -14,22 +14,7 @@ use crate::error::{Diagnostic, closest};
 use crate::rules::reconciliation::ReconciliationSpec;
 use crate::rules::{self, Placement, Rule, RuleKind, Thresholds};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    #[default]
-    Error,
-    Warn,
-}
-
-impl Severity {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warn => "warn",
-        }
-    }
-}
+pub use crate::rules::Severity;
 
 /// Where something was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +107,7 @@ pub struct RuleSet {
     pub datasets: Vec<DatasetSpec>,
     pub reconciliations: Vec<Reconciliation>,
     /// Kafka streams and their checks (`streams:` files).
-    pub streams: Vec<crate::streams::config::StreamSpec>,
+    pub streams: Vec<crate::config::streams::StreamSpec>,
 }
 
 impl RuleSet {
@@ -332,7 +317,7 @@ pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<RuleSet, Vec<Diagno
         };
         for stream in raw.streams {
             let (line, column) = yaml::position(&stream);
-            match crate::streams::config::parse(stream.value, &at(line, column)) {
+            match crate::config::streams::parse(stream.value, &at(line, column)) {
                 Ok(spec) => {
                     if set.streams.iter().any(|s| s.name == spec.name) {
                         problems.push(

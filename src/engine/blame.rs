@@ -28,7 +28,7 @@ pub async fn find_bad_file(session: &SessionContext, files: &Files) -> Option<(S
     .buffered(CONCURRENT);
     while let Some((url, result)) = checks.next().await {
         if let Err(e) = result {
-            return Some((files.shown(&url), e));
+            return Some((shown(files, &url), e));
         }
     }
     None
@@ -65,4 +65,10 @@ async fn read_whole_file(session: &SessionContext, files: &Files, url: &str) -> 
         .await
         .map(|_| ())
         .map_err(|e| super::clean_error(&e))
+}
+
+/// `url` (one of `files`) as a person reads it, credentials redacted.
+fn shown(files: &Files, url: &str) -> String {
+    let path = url.strip_prefix(&files.store_url).unwrap_or(url);
+    super::store::redact(&format!("{}{}", files.root, path.trim_start_matches('/')))
 }

@@ -19,7 +19,6 @@ use deltalake_core::DeltaTableBuilder;
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
-use serde::Serialize;
 use url::Url;
 
 use super::file_list::ListedFile;
@@ -38,15 +37,7 @@ const READABLE_FEATURES: &[&str] = &[
     "checkpointProtection",
 ];
 
-/// The version a run read, for the report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DeltaVersion {
-    pub version: u64,
-    /// When that version was committed (None if the log does not say).
-    pub committed_at: Option<DateTime<Utc>>,
-    /// Files in the snapshot (the dataset's `files` counts those in scope).
-    pub snapshot_files: usize,
-}
+pub use crate::facts::DeltaVersion;
 
 /// One snapshot of a Delta table, ready to scan.
 #[derive(Debug)]

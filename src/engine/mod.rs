@@ -16,22 +16,25 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::unparser::plan_to_sql;
 
 use crate::config::rules::{CheckSpec, DatasetSpec, Located, RuleSet, Severity};
-use crate::error::{Diagnostic, DqError};
+use crate::error::DqError;
 use crate::report::{CheckResult, DatasetResult, Status};
 use crate::rules::reconciliation::Tolerance;
-use crate::rules::{CompileContext, Compiled, FailingRows, Observed, Outcome};
+use crate::rules::{Compiled, FailingRows, Observed, Outcome};
 
 pub mod blame;
 pub mod contain;
 pub mod count_true;
 pub mod dataset;
 pub mod delta;
+pub mod delta_table;
 pub mod file_list;
 pub mod footers;
 pub mod formats;
 pub mod fused;
 pub mod listing;
+pub mod parquet_folder;
 pub mod partitions;
+pub mod plan;
 pub mod row_checks;
 pub mod samples;
 pub mod sqlexpr;
@@ -400,294 +403,19 @@ pub async fn prepare(
         }
     }))
     .await;
-    let mut facts: HashMap<String, Result<DatasetFacts, String>> =
-        resolutions.into_iter().collect();
+    let facts: HashMap<String, Result<DatasetFacts, String>> = resolutions.into_iter().collect();
 
-    let mut problems: Vec<Diagnostic> = Vec::new();
-    let mut prepared = Prepared {
-        datasets: vec![],
-        reconciliations: vec![],
-        errored: vec![],
-        failed_datasets: vec![],
-        as_of: options.as_of,
-        sample_failures: options.sample_failures,
-    };
-    let lookup = |reference: &str, layer: &str| -> Result<(String, LogicalPlan), String> {
-        let q = rules.resolve_name(reference, layer)?;
-        let plan = table_plan(session, &q)?;
-        Ok((q, plan))
-    };
-    let plan_sql = |sql: &str| -> Result<LogicalPlan, String> {
-        plan_read_only_sql(session, sql, options.as_of)
-    };
-
-    let mut scoped_plans: HashMap<String, LogicalPlan> = HashMap::new();
-    // Scoped plans for every resolved dataset (scope errors are rules errors).
-    for q in &needed {
-        let spec = rules.dataset(q).expect("declared");
-        if let Some(Ok(_)) = facts.get(q) {
-            match scoped_plan(session, spec, options.as_of) {
-                Ok(plan) => {
-                    scoped_plans.insert(q.clone(), plan);
-                }
-                Err(e) => problems.push(
-                    spec.at
-                        .diagnostic(format!("dataset {q}: invalid scope: {e}")),
-                ),
-            }
-        }
-    }
-
-    for spec in &selected {
-        let q = spec.qualified();
-        let dataset_facts = match facts.get(&q) {
-            Some(Ok(f)) => f.clone(),
-            Some(Err(e)) => {
-                let message = format!("dataset {q}: {e}");
-                for c in &spec.checks {
-                    prepared
-                        .errored
-                        .push(CheckMeta::of(c, spec).error(message.clone(), String::new()));
-                }
-                prepared.failed_datasets.push(DatasetResult {
-                    id: q.clone(),
-                    layer: spec.layer.clone(),
-                    name: spec.name.clone(),
-                    facts: DatasetFacts::default(),
-                    rows_in_scope: None,
-                    scan_ms: None,
-                    error: Some(e.clone()),
-                });
-                continue;
-            }
-            None => continue,
-        };
-        let Some(scoped) = scoped_plans.get(&q).cloned() else {
-            continue;
-        };
-        let schema = scoped.schema().clone();
-        let mut fused = FusedScan::default();
-        let mut checks = Vec::new();
-        for c in &spec.checks {
-            let meta = CheckMeta::of(c, spec);
-            // A check whose other dataset could not be read is a runtime error, not a rules one.
-            let broken_dep = c.rule.depends_on().into_iter().find_map(|dep| {
-                let dq = rules.resolve_name(&dep, &spec.layer).ok()?;
-                match facts.get(&dq) {
-                    Some(Err(e)) => Some(format!("dataset {dq}: {e}")),
-                    _ => None,
-                }
-            });
-            if let Some(message) = broken_dep {
-                prepared.errored.push(meta.error(message, String::new()));
-                continue;
-            }
-            let filter = match &c.filter {
-                Some(w) => match sqlexpr::parse(session, w, &schema, options.as_of) {
-                    Ok(e) => Some(e),
-                    Err(e) => {
-                        problems
-                            .push(c.at.diagnostic(format!("{}: invalid where `{w}`: {e}", c.name)));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            let layer = spec.layer.clone();
-            let lookup_here = |r: &str| lookup(r, &layer);
-            let cx = CompileContext {
-                session,
-                schema: &schema,
-                dataset: &q,
-                layer: &spec.layer,
-                scoped: &scoped,
-                check_filter: filter.as_ref(),
-                as_of: options.as_of,
-                thresholds: c.thresholds,
-                lookup: &lookup_here,
-                plan_sql: &plan_sql,
-            };
-            let compiled = match c.rule.compile(&cx) {
-                Ok(compiled) => compiled,
-                Err(e) => {
-                    problems.push(c.at.diagnostic(format!("{}: {e}", c.name)));
-                    continue;
-                }
-            };
-            let mut slots = Vec::new();
-            for m in &compiled.measures {
-                match fused.add(m.clone(), filter.as_ref()) {
-                    Ok(slot) => slots.push(slot),
-                    Err(e) => problems.push(c.at.diagnostic(format!("{}: {e}", c.name))),
-                }
-            }
-            let sql = check_sql(&compiled, filter.as_ref(), &scoped);
-            checks.push(PreparedCheck {
-                meta,
-                compiled,
-                slots,
-                filter,
-                sql,
-            });
-        }
-        if options.verify_files && !fused.is_empty() {
-            // count(column) decodes every page of the column (its validity at least).
-            for (q, f) in schema.iter() {
-                let column = Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()));
-                let _ = fused.add(
-                    datafusion::functions_aggregate::expr_fn::count(column),
-                    None,
-                );
-            }
-        }
-        let rows_slot = if fused.is_empty() {
-            None
-        } else {
-            fused
-                .add(
-                    datafusion::functions_aggregate::expr_fn::count(datafusion::logical_expr::lit(
-                        1i64,
-                    )),
-                    None,
-                )
-                .ok()
-        };
-        prepared.datasets.push(PreparedDataset {
-            qualified: q.clone(),
-            layer: spec.layer.clone(),
-            name: spec.name.clone(),
-            facts: dataset_facts,
-            scoped,
-            fused,
-            rows_slot,
-            checks,
-            reported: true,
-        });
-    }
-
-    for &i in &reconciliations {
-        let r = &rules.reconciliations[i];
-        let meta = CheckMeta {
-            id: format!("{}.reconciliation.{}", r.layer, r.spec.name),
-            layer: r.layer.clone(),
-            dataset: None,
-            name: r.spec.name.clone(),
-            kind: "reconciliation".into(),
-            severity: r.spec.severity,
-            description: r.spec.description.clone(),
-            source: source_of(&r.at),
-        };
-        let mut sides = Vec::new();
-        let mut sql = Vec::new();
-        let mut failure = None;
-        for side in [&r.spec.left, &r.spec.right] {
-            let q = match rules.resolve_name(&side.dataset, &r.layer) {
-                Ok(q) => q,
-                Err(e) => {
-                    problems.push(r.at.diagnostic(e));
-                    break;
-                }
-            };
-            if let Some(Err(e)) = facts.get(&q) {
-                failure = Some(format!("dataset {q}: {e}"));
-                break;
-            }
-            let Some(scoped) = scoped_plans.get(&q).cloned() else {
-                break;
-            };
-            let position = match prepared.datasets.iter().position(|d| d.qualified == q) {
-                Some(p) => p,
-                None => {
-                    let spec = rules.dataset(&q).expect("declared");
-                    prepared.datasets.push(PreparedDataset {
-                        qualified: q.clone(),
-                        layer: spec.layer.clone(),
-                        name: spec.name.clone(),
-                        facts: facts
-                            .get(&q)
-                            .and_then(|f| f.as_ref().ok())
-                            .cloned()
-                            .unwrap_or_default(),
-                        scoped: scoped.clone(),
-                        fused: FusedScan::default(),
-                        rows_slot: None,
-                        checks: vec![],
-                        reported: false,
-                    });
-                    prepared.datasets.len() - 1
-                }
-            };
-            let schema = scoped.schema().clone();
-            let what = format!("reconciliation `{}`", r.spec.name);
-            let expr = match sqlexpr::parse(session, &side.expr, &schema, options.as_of) {
-                Ok(e) => e,
-                Err(e) => {
-                    problems.push(
-                        r.at.diagnostic(format!("{what}: invalid expr `{}`: {e}", side.expr)),
-                    );
-                    break;
-                }
-            };
-            let filter = match &side.filter {
-                Some(w) => match sqlexpr::parse(session, w, &schema, options.as_of) {
-                    Ok(e) => Some(e),
-                    Err(e) => {
-                        problems.push(r.at.diagnostic(format!("{what}: invalid where `{w}`: {e}")));
-                        break;
-                    }
-                },
-                None => None,
-            };
-            let target = &mut prepared.datasets[position];
-            match target.fused.add(expr.clone(), filter.as_ref()) {
-                Ok(slot) => {
-                    let mut one = FusedScan::plain();
-                    let _ = one.add(expr, filter.as_ref());
-                    if let Ok(plan) = one.aggregate_plan(&scoped) {
-                        sql.push(sql_of(&plan));
-                    }
-                    sides.push((q.clone(), slot));
-                }
-                Err(e) => {
-                    problems.push(r.at.diagnostic(format!("{what}: {e}")));
-                    break;
-                }
-            }
-        }
-        if let Some(message) = failure {
-            prepared.errored.push(meta.error(message, String::new()));
-        } else if sides.len() == 2 {
-            let right = sides.pop().expect("two sides");
-            let left = sides.pop().expect("two sides");
-            prepared.reconciliations.push(PreparedReconciliation {
-                meta,
-                left,
-                right,
-                tolerance: r.spec.tolerance,
-                sql: sql.join(";\n"),
-            });
-        }
-    }
-    // Rows in scope for datasets only read by reconciliations.
-    for d in &mut prepared.datasets {
-        if d.rows_slot.is_none() && !d.fused.is_empty() {
-            d.rows_slot = d
-                .fused
-                .add(
-                    datafusion::functions_aggregate::expr_fn::count(datafusion::logical_expr::lit(
-                        1i64,
-                    )),
-                    None,
-                )
-                .ok();
-        }
-    }
-    facts.clear();
-    if problems.is_empty() {
-        Ok(prepared)
-    } else {
-        Err(DqError::Config(problems))
-    }
+    plan::plan(
+        session,
+        rules,
+        options,
+        &plan::Selection {
+            datasets: selected,
+            reconciliations,
+            needed,
+        },
+        facts,
+    )
 }
 
 fn table_plan(session: &SessionContext, qualified: &str) -> Result<LogicalPlan, String> {

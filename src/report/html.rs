@@ -58,7 +58,7 @@ fn check_row(c: &CheckResult) -> String {
 pub fn render(report: &Report) -> String {
     let mut body = String::new();
     let (class, verdict) = match (&report.readiness, report.outcome) {
-        (Some(r), _) if r.verdict == crate::readiness::Verdict::Go => ("go", "GO"),
+        (Some(r), _) if r.verdict == crate::report::verdict::Verdict::Go => ("go", "GO"),
         (Some(_), _) => ("no_go", "NO-GO"),
         (None, RunOutcome::Pass) => ("pass", "PASS"),
         (None, RunOutcome::Fail) => ("fail", "FAIL"),
@@ -88,10 +88,10 @@ pub fn render(report: &Report) -> String {
         body.push_str("<h2>Decision matrix</h2><table id=\"matrix\"><tr><th>part</th><th>status</th><th>score</th><th>checks</th><th>what failed</th></tr>\n");
         for row in &r.matrix {
             let class = match row.status {
-                crate::readiness::RowStatus::Go => "go",
-                crate::readiness::RowStatus::NoGo => "no_go",
-                crate::readiness::RowStatus::Warn => "warn",
-                crate::readiness::RowStatus::NotRun => "not_run",
+                crate::report::verdict::RowStatus::Go => "go",
+                crate::report::verdict::RowStatus::NoGo => "no_go",
+                crate::report::verdict::RowStatus::Warn => "warn",
+                crate::report::verdict::RowStatus::NotRun => "not_run",
             };
             body.push_str(&format!(
                 "<tr><td>{} <span class=\"muted\">{}{}</span></td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td></tr>\n",

@@ -109,12 +109,12 @@ pub fn render(report: &Report) -> String {
         let failing = r
             .matrix
             .iter()
-            .filter(|m| m.status == crate::readiness::RowStatus::NoGo)
+            .filter(|m| m.status == crate::report::verdict::RowStatus::NoGo)
             .count();
         let skipped = r
             .matrix
             .iter()
-            .filter(|m| m.status == crate::readiness::RowStatus::NotRun)
+            .filter(|m| m.status == crate::report::verdict::RowStatus::NotRun)
             .count();
         out.push_str(&format!(
             "  <testsuite name=\"readiness\" tests=\"{}\" failures=\"{failing}\" errors=\"0\" skipped=\"{skipped}\">\n",
@@ -127,11 +127,11 @@ pub fn render(report: &Report) -> String {
                 escape(&row.name)
             ));
             match row.status {
-                crate::readiness::RowStatus::NoGo => out.push_str(&format!(
+                crate::report::verdict::RowStatus::NoGo => out.push_str(&format!(
                     ">\n      <failure message=\"NO-GO\" type=\"readiness\">{}</failure>\n    </testcase>\n",
                     escape(&row.failed.join("\n"))
                 )),
-                crate::readiness::RowStatus::NotRun => out.push_str(&format!(
+                crate::report::verdict::RowStatus::NotRun => out.push_str(&format!(
                     ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
                     escape(&row.failed.join("; "))
                 )),

@@ -34,7 +34,7 @@ const HEADER: &str =
 
 pub fn render(report: &Report) -> String {
     let verdict = match (&report.readiness, report.outcome) {
-        (Some(r), _) if r.verdict == crate::readiness::Verdict::Go => "✅ GO",
+        (Some(r), _) if r.verdict == crate::report::verdict::Verdict::Go => "✅ GO",
         (Some(_), _) => "❌ NO-GO",
         (None, RunOutcome::Pass) => "✅ PASS",
         (None, RunOutcome::Fail) => "❌ FAIL",
@@ -55,8 +55,8 @@ pub fn render(report: &Report) -> String {
     );
     if let Some(r) = &report.readiness {
         let verdict = match r.verdict {
-            crate::readiness::Verdict::Go => "✅ **GO**",
-            crate::readiness::Verdict::NoGo => "❌ **NO-GO**",
+            crate::report::verdict::Verdict::Go => "✅ **GO**",
+            crate::report::verdict::Verdict::NoGo => "❌ **NO-GO**",
         };
         out.push_str(&format!(
             "Readiness: {verdict}\n\n| part | status | score | checks | what failed |\n|---|---|---|---|---|\n"

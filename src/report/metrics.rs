@@ -119,7 +119,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "dq_readiness_go{{env=\"{env}\"}} {}",
-            u8::from(r.verdict == crate::readiness::Verdict::Go)
+            u8::from(r.verdict == crate::report::verdict::Verdict::Go)
         );
         family(
             &mut out,

@@ -3,14 +3,16 @@
 use serde::Serialize;
 
 use crate::config::rules::Severity;
-use crate::engine::dataset::DatasetFacts;
+use crate::facts::DatasetFacts;
 
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod metrics;
+pub mod streams;
 pub mod text;
+pub mod verdict;
 
 pub const REPORT_VERSION: u32 = 1;
 
@@ -116,12 +118,12 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// Per-stream figures (`dq streams`, `dq readiness`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub streams: Vec<crate::streams::StreamResult>,
+    pub streams: Vec<streams::StreamResult>,
     /// Runtime errors not tied to one check.
     pub errors: Vec<String>,
     /// The verdict and decision matrix (`dq readiness` only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub readiness: Option<crate::readiness::Readiness>,
+    pub readiness: Option<crate::report::verdict::Readiness>,
 }
 
 impl Report {
@@ -154,11 +156,11 @@ impl Report {
 
     /// Attaches the readiness verdict; the exit code becomes 0 for GO, 1 for NO-GO, and
     /// stays 3 when something could not run.
-    pub fn set_readiness(&mut self, readiness: crate::readiness::Readiness) {
+    pub fn set_readiness(&mut self, readiness: crate::report::verdict::Readiness) {
         if self.exit_code != 3 {
             self.exit_code = match readiness.verdict {
-                crate::readiness::Verdict::Go => 0,
-                crate::readiness::Verdict::NoGo => 1,
+                crate::report::verdict::Verdict::Go => 0,
+                crate::report::verdict::Verdict::NoGo => 1,
             };
         }
         self.readiness = Some(readiness);

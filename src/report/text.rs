@@ -94,8 +94,8 @@ fn summary_line(report: &Report) -> String {
 }
 
 /// `dq readiness`: the decision matrix, the reasons, the verdict.
-fn render_readiness(report: &Report, r: &crate::readiness::Readiness, color: bool) -> String {
-    use crate::readiness::{RowStatus, Verdict};
+fn render_readiness(report: &Report, r: &crate::report::verdict::Readiness, color: bool) -> String {
+    use crate::report::verdict::{RowStatus, Verdict};
     let mut out = format!(
         "dq {} · env {} · lake {} · as of {}\n\n",
         report.command, report.environment, report.lake, report.as_of

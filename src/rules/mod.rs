@@ -12,7 +12,7 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlan, LogicalPlanBu
 use datafusion::prelude::SessionContext;
 use serde::de::DeserializeOwned;
 
-use crate::engine::dataset::DatasetFacts;
+use crate::facts::DatasetFacts;
 
 pub mod accepted_values;
 pub mod expression;
@@ -140,6 +140,26 @@ pub trait Rule: Send + Sync + Debug {
 /// Resolves a dataset name to its qualified name and its full scan.
 pub type DatasetLookup<'a> = dyn Fn(&str) -> Result<(String, LogicalPlan), String> + 'a;
 
+/// How much a failing check matters: `error` fails the run, `warn` is reported.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    #[default]
+    Error,
+    Warn,
+}
+
+impl Severity {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warn => "warn",
+        }
+    }
+}
+
 /// What a rule sees while it compiles.
 pub struct CompileContext<'a> {
     pub session: &'a SessionContext,
@@ -158,6 +178,8 @@ pub struct CompileContext<'a> {
     pub lookup: &'a DatasetLookup<'a>,
     /// Plans a read-only SQL query against the session's datasets.
     pub plan_sql: &'a dyn Fn(&str) -> Result<LogicalPlan, String>,
+    /// Parses a SQL expression against a schema (`now()` is the evaluation instant).
+    pub parse_expr: &'a dyn Fn(&str, &DFSchema) -> Result<Expr, String>,
 }
 
 impl CompileContext<'_> {
@@ -176,8 +198,7 @@ impl CompileContext<'_> {
 
     /// Parses a SQL snippet (a row condition or expression) against the dataset's columns.
     pub fn parse_sql(&self, sql: &str, what: &str) -> Result<Expr, String> {
-        crate::engine::sqlexpr::parse(self.session, sql, self.schema, self.as_of)
-            .map_err(|e| format!("invalid {what} `{sql}`: {e}"))
+        (self.parse_expr)(sql, self.schema).map_err(|e| format!("invalid {what} `{sql}`: {e}"))
     }
 
     /// The rows this check looks at: the dataset in scope, narrowed by the check's `where`.

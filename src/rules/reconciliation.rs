@@ -41,7 +41,7 @@ pub struct ReconciliationSpec {
     #[serde(default)]
     pub tolerance: Tolerance,
     #[serde(default)]
-    pub severity: crate::config::rules::Severity,
+    pub severity: super::Severity,
     pub description: Option<String>,
 }
 

@@ -184,13 +184,8 @@ impl Rule for References {
                     None,
                 )
                 .map_err(err)?;
-            let cond = crate::engine::sqlexpr::parse(
-                cx.session,
-                condition,
-                joined_schema.schema(),
-                cx.as_of,
-            )
-            .map_err(|e| format!("invalid condition `{condition}`: {e}"))?;
+            let cond = (cx.parse_expr)(condition, joined_schema.schema())
+                .map_err(|e| format!("invalid condition `{condition}`: {e}"))?;
             // A child row fails when a parent row it joins fails the condition. Counted
             // with a semi-join, so each child row counts once however many parent rows
             // share its key (an inner join would count joined pairs).

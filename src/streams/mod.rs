@@ -13,58 +13,17 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, Timestamp};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
-use serde::Serialize;
 
 use crate::config::project::KafkaSettings;
 use crate::config::rules::Severity;
 use crate::report::{CheckResult, Status};
 
-pub mod config;
 pub mod stats;
 
-use config::{StreamCheck, StreamSpec};
+pub use crate::report::streams::{PartitionResult, StreamResult};
+
+use crate::config::streams::{StreamCheck, StreamSpec};
 use stats::{LagSample, LatencyStats, PartitionVerdict};
-
-/// Per-partition figures of one stream.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PartitionResult {
-    pub partition: i32,
-    /// Records seen during the window (live or probe).
-    pub messages: u64,
-    pub latency_p99_ms: Option<f64>,
-    pub latency_max_ms: Option<f64>,
-    pub high_watermark: Option<i64>,
-    /// The judged group's committed offset; null when it never committed.
-    pub committed: Option<i64>,
-    pub offset_lag: Option<i64>,
-    /// now − timestamp of the first unconsumed record (0 when caught up).
-    pub time_lag_ms: Option<f64>,
-    pub verdict: Option<PartitionVerdict>,
-}
-
-/// What `dq streams` found for one stream.
-#[derive(Debug, Clone, Serialize)]
-pub struct StreamResult {
-    pub name: String,
-    pub topic: String,
-    pub group: Option<String>,
-    pub probe: bool,
-    pub sample_seconds: f64,
-    pub status: Status,
-    pub error: Option<String>,
-    pub latency: LatencyStats,
-    /// CreateTime or LogAppendTime (live streams).
-    pub timestamp_type: Option<String>,
-    /// Live records whose timestamp was in the future (clamped to 0 latency).
-    pub clock_skew_samples: u64,
-    pub probes_sent: Option<u64>,
-    pub probes_lost: Option<u64>,
-    /// From ListGroups, best effort: "unknown" when the broker does not say.
-    pub group_state: Option<String>,
-    /// How often the group's committed offsets moved during the window.
-    pub commit_interval_ms: Option<f64>,
-    pub partitions: Vec<PartitionResult>,
-}
 
 fn now_ms() -> f64 {
     SystemTime::now()
@@ -856,7 +815,7 @@ mod tests {
             column: 1,
         };
         let value: serde_json::Value = serde_saphyr::from_str(yaml).unwrap();
-        config::parse(value, &at).unwrap()
+        crate::config::streams::parse(value, &at).unwrap()
     }
 
     fn settings(brokers: String) -> KafkaSettings {
@@ -1075,7 +1034,7 @@ mod tests {
             column: 5,
         };
         let parse = |y: &str| {
-            config::parse(serde_saphyr::from_str(y).unwrap(), &at)
+            crate::config::streams::parse(serde_saphyr::from_str(y).unwrap(), &at)
                 .unwrap_err()
                 .to_string()
         };

@@ -2,17 +2,6 @@
 
 use serde::Serialize;
 
-/// Exact latency figures from raw samples (no histogram buckets).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct LatencyStats {
-    pub count: u64,
-    pub min_ms: Option<f64>,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    pub max_ms: Option<f64>,
-}
-
 /// Nearest-rank quantile of sorted values.
 pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
@@ -55,33 +44,7 @@ impl LagSample {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PartitionVerdict {
-    /// Caught up at some point in the window, or progressing.
-    Ok,
-    /// Committing, but lag grew over the whole window.
-    Warn,
-    /// Lag > 0 and the committed offset did not move during the window.
-    Stall,
-    /// Lag > 0, no progress, and the first unconsumed record is older than the window:
-    /// the consumer has stopped.
-    Stop,
-    /// The group never committed an offset for this partition: lag is unknown, not 0.
-    Unknown,
-}
-
-impl PartitionVerdict {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            PartitionVerdict::Ok => "OK",
-            PartitionVerdict::Warn => "WARN",
-            PartitionVerdict::Stall => "STALL",
-            PartitionVerdict::Stop => "STOP",
-            PartitionVerdict::Unknown => "UNKNOWN",
-        }
-    }
-}
+pub use crate::report::streams::{LatencyStats, PartitionVerdict};
 
 /// Judges one partition over the sampling window.
 pub fn verdict(
