@@ -103,6 +103,14 @@ pub enum Command {
         /// A rule kind, e.g. `pattern`.
         kind: String,
     },
+    /// Show recorded metric history: a dataset's or a check's series over past runs.
+    ///
+    /// Every validate, readiness and streams run records its measurements (rows, files and
+    /// bytes per dataset; observed value, failing rows and fraction per check; stream
+    /// latencies and lag) in the environment's history (`history:` in dq.yaml, default
+    /// .dq/history). SUBJECT is a dataset (`silver.orders`), a check id
+    /// (`silver.orders.not_null(email)`) or a prefix of one; all subjects without it.
+    History(HistoryArgs),
     /// Write the deterministic sample lake (or a larger one for benchmarks).
     SampleLake {
         /// Output directory.
@@ -120,6 +128,27 @@ pub enum Command {
         #[arg(long)]
         defects: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// A dataset, a check id, or a prefix of one.
+    pub subject: Option<String>,
+    /// Only this metric (`rows`, `bytes`, `files`, `observed`, `failed_fraction` …).
+    #[arg(long, short = 'm')]
+    pub metric: Option<String>,
+    /// The last N runs of each series.
+    #[arg(long, default_value_t = 30)]
+    pub last: usize,
+    /// `text` (a sparkline per series) or `json`.
+    #[arg(long, short = 'f', value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -167,6 +196,9 @@ pub struct ValidateArgs {
     /// Colour in the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Do not record this run in the metric history (history checks still read it).
+    #[arg(long)]
+    pub no_history: bool,
     /// Also write Prometheus metrics to FILE (atomically; for node_exporter's textfile collector).
     #[arg(long, value_name = "FILE")]
     pub metrics_out: Option<PathBuf>,
@@ -313,6 +345,7 @@ fn run(cli: Cli) -> Result<i32, DqError> {
         Command::Readiness(args) => validate(&cli.global, args, "readiness"),
         Command::Streams(args) => validate(&cli.global, args, "streams"),
         Command::Lint(select) => lint(&cli.global, select),
+        Command::History(args) => history(&cli.global, args),
         Command::Plan(select) => plan(&cli.global, select),
         Command::Checks => {
             let project = load_project(&cli.global)?;
@@ -350,6 +383,9 @@ fn validate(global: &GlobalArgs, args: ValidateArgs, verb: &str) -> Result<i32, 
         cx.options.sample_failures = n;
     }
     cx.options.verify_files = args.verify_files;
+    if args.no_history {
+        cx.record_history = false;
+    }
     if let Some(limit) = &args.memory_limit {
         cx.options.memory_limit = Some(crate::run::parse_size(limit).map_err(DqError::Usage)?);
     }
@@ -444,6 +480,52 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+fn history(global: &GlobalArgs, args: HistoryArgs) -> Result<i32, DqError> {
+    let cx = context(
+        global,
+        &SelectArgs {
+            layers: vec![],
+            datasets: vec![],
+            as_of: None,
+            snapshot_at: None,
+        },
+    )?;
+    let store = cx.history_store().map_err(DqError::Runtime)?;
+    let rt = runtime()?;
+    let loaded = rt.block_on(store.load()).map_err(DqError::Runtime)?;
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    let series = crate::history::series(
+        &loaded.points,
+        &cx.env_name,
+        args.subject.as_deref(),
+        args.metric.as_deref(),
+        args.last,
+    );
+    match args.format {
+        HistoryFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&series).map_err(|e| DqError::Runtime(e.to_string()))?
+        ),
+        HistoryFormat::Text => {
+            if series.is_empty() {
+                eprintln!(
+                    "no history{} in {} (environment {}): runs record it as they go",
+                    args.subject
+                        .map(|s| format!(" for `{s}`"))
+                        .unwrap_or_default(),
+                    store.shown,
+                    cx.env_name
+                );
+                return Ok(0);
+            }
+            print!("{}", crate::history::render_text(&series));
+        }
+    }
+    Ok(0)
 }
 
 fn lint(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {

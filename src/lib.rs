@@ -10,6 +10,7 @@ pub mod error;
 pub mod facts;
 #[cfg(test)]
 mod fuzz;
+pub mod history;
 pub mod readiness;
 pub mod report;
 pub mod rules;

@@ -25,8 +25,14 @@ fn weight(c: &CheckResult) -> f64 {
     }
 }
 
+/// Share of judged checks passed, by weight: a history check without enough history is
+/// not judged yet and counts neither way.
 fn score(checks: &[&CheckResult]) -> Option<f64> {
-    let total: f64 = checks.iter().map(|c| weight(c)).sum();
+    let total: f64 = checks
+        .iter()
+        .filter(|c| c.status != Status::Insufficient)
+        .map(|c| weight(c))
+        .sum();
     if total == 0.0 {
         return None;
     }
@@ -80,6 +86,15 @@ pub fn decide(
                     blocking_problem = true;
                     reasons.push(format!(
                         "{}: check {} could not run: {}",
+                        layer,
+                        short_id(c),
+                        c.message.clone().unwrap_or_default()
+                    ));
+                }
+                Status::Insufficient if blocks && policy.require_history => {
+                    blocking_problem = true;
+                    reasons.push(format!(
+                        "{}: check {} has {} (readiness.require_history)",
                         layer,
                         short_id(c),
                         c.message.clone().unwrap_or_default()

@@ -21,12 +21,17 @@ pub struct Context {
     pub show_progress: bool,
     /// The environment's Kafka settings, for stream checks.
     pub kafka: Option<crate::config::project::KafkaSettings>,
+    /// Where this environment's run metrics are kept.
+    pub history: crate::config::project::HistorySettings,
+    /// Record this run's metrics (off with `--no-history` or `history: { record: false }`).
+    pub record_history: bool,
 }
 
 impl Context {
     /// Loads the project's environment and rules; config errors are exit 2.
     pub fn load(project: Project, env: Option<&str>, as_of: Option<&str>) -> Result<Context> {
         let (env_name, environment) = project.environment(env)?;
+        let environment = environment.clone();
         // `${VAR}`s are expanded when streams run, so `dq validate` does not need them.
         let kafka = environment.kafka.clone();
         // Kafka secrets are registered once expanded, when streams run.
@@ -89,7 +94,57 @@ impl Context {
             fail_on,
             show_progress: false,
             kafka,
+            record_history: environment.history.record,
+            history: environment.history.clone(),
         })
+    }
+
+    /// The environment's history store. It must not lie inside a dataset dq validates (a
+    /// run would then read its own records as data).
+    pub fn history_store(
+        &self,
+    ) -> std::result::Result<crate::history::store::HistoryStore, String> {
+        let h = &self.history;
+        let retention = match &h.retention {
+            Some(text) => Some(
+                crate::duration::parse_duration(text)
+                    .ok()
+                    .and_then(|d| chrono::Duration::from_std(d).ok())
+                    .ok_or_else(|| {
+                        format!("history.retention: `{text}` is not a duration (e.g. 400d)")
+                    })?,
+            ),
+            None => None,
+        };
+        let location = if h.path.contains("://") {
+            h.path.clone()
+        } else {
+            let abs =
+                std::path::absolute(self.project.root.join(&h.path)).map_err(|e| e.to_string())?;
+            url::Url::from_directory_path(&abs)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| abs.display().to_string())
+        };
+        for d in &self.rules.datasets {
+            if let Ok(dataset) =
+                engine::store::dataset_url(&self.options.project_root, &self.options.lake, &d.path)
+            {
+                let dataset = dataset.as_str().trim_end_matches('/').to_string() + "/";
+                if location.starts_with(&dataset) {
+                    return Err(format!(
+                        "history path {} is inside dataset {}; history is never kept inside a dataset dq reads",
+                        engine::store::redact(&location),
+                        d.qualified()
+                    ));
+                }
+            }
+        }
+        crate::history::store::HistoryStore::open(
+            &self.project.root,
+            &location,
+            &self.options.storage,
+            retention,
+        )
     }
 
     pub fn session(&self) -> Result<datafusion::prelude::SessionContext> {
@@ -210,9 +265,28 @@ impl Context {
             checks,
             streams: stream_results,
             errors: vec![],
+            warnings: vec![],
             readiness: None,
         };
         report.finish();
+        let history = self.history_store();
+        if let Err(e) = &history {
+            report.warnings.push(e.clone());
+        }
+        if mode != Mode::Streams && crate::history::checks::any(&self.rules) {
+            let loaded = match &history {
+                Ok(h) => h
+                    .load()
+                    .await
+                    .unwrap_or_else(|e| crate::history::store::Loaded {
+                        points: vec![],
+                        warnings: vec![e],
+                    }),
+                Err(_) => Default::default(),
+            };
+            report.warnings.extend(loaded.warnings);
+            crate::history::checks::judge_all(&mut report, &self.rules, &loaded.points);
+        }
         if mode == Mode::Readiness {
             let policy = self.project.config.readiness.clone().unwrap_or_default();
             // Judge the layers this run covered: all of them, or those selected.
@@ -254,6 +328,15 @@ impl Context {
             };
             let readiness = crate::readiness::decide(&report, &policy, &layers, &not_run);
             report.set_readiness(readiness);
+        }
+        if let (Ok(h), true) = (&history, self.record_history) {
+            let points = crate::history::points_of(&report, &crate::history::store::new_run_id());
+            if let Err(e) = h.record(&points, Utc::now()).await {
+                report.warnings.push(e);
+            }
+        }
+        for w in &report.warnings {
+            tracing::warn!("{w}");
         }
         tracing::info!(outcome = ?report.outcome, passed = report.summary.passed, failed = report.summary.failed, "done");
         Ok(report)

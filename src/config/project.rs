@@ -43,6 +43,42 @@ pub struct Environment {
     /// Object-store options (region, endpoint, …) passed to the store of the lake.
     #[serde(default)]
     pub storage: BTreeMap<String, String>,
+    /// Where run metrics are recorded (see `dq history`).
+    #[serde(default)]
+    pub history: HistorySettings,
+}
+
+/// `history:` of an environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySettings {
+    /// A folder (relative to dq.yaml) or an object-store URL (`s3://bucket/dq-history/`),
+    /// so that runs on several machines share one history. Default `.dq/history`.
+    #[serde(default = "default_history_path")]
+    pub path: String,
+    /// Runs evaluated longer ago than this are deleted when a run records (e.g. `400d`).
+    pub retention: Option<String>,
+    /// `false` records nothing (history checks still read what exists).
+    #[serde(default = "yes")]
+    pub record: bool,
+}
+
+fn default_history_path() -> String {
+    ".dq/history".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        HistorySettings {
+            path: default_history_path(),
+            retention: None,
+            record: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,10 +152,10 @@ pub struct ReadinessPolicy {
     /// Stream checks must have run (and passed) for GO.
     #[serde(default)]
     pub require_streams: bool,
-}
-
-fn yes() -> bool {
-    true
+    /// A `change` or `anomaly` check without enough history is NO-GO (default: it is
+    /// reported and does not block).
+    #[serde(default)]
+    pub require_history: bool,
 }
 
 impl Default for ReadinessPolicy {
@@ -131,6 +167,7 @@ impl Default for ReadinessPolicy {
             require_checks: true,
             require_rows: true,
             require_streams: false,
+            require_history: false,
         }
     }
 }

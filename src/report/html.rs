@@ -116,7 +116,8 @@ pub fn render(report: &Report) -> String {
         Status::Error => 0,
         Status::Fail => 1,
         Status::Warn => 2,
-        Status::Pass => 3,
+        Status::Insufficient => 3,
+        Status::Pass => 4,
     });
     for c in ordered {
         body.push_str(&check_row(c));

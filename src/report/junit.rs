@@ -85,6 +85,10 @@ pub fn render(report: &Report) -> String {
                 .unwrap_or_else(|| format!("{} (threshold {})", observed_cell(c), c.threshold));
             match c.status {
                 Status::Pass => out.push_str("/>\n"),
+                Status::Insufficient => out.push_str(&format!(
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                    escape(&message)
+                )),
                 Status::Fail => out.push_str(&format!(
                     ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
                     escape(&message),

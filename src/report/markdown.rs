@@ -13,6 +13,7 @@ fn icon(s: Status) -> &'static str {
         Status::Warn => "⚠️",
         Status::Fail => "❌",
         Status::Error => "💥",
+        Status::Insufficient => "⏳",
     }
 }
 

@@ -23,6 +23,9 @@ pub enum Status {
     Warn,
     Fail,
     Error,
+    /// A history check with too few earlier runs to judge: neither pass nor fail.
+    #[serde(rename = "insufficient_history")]
+    Insufficient,
 }
 
 impl Status {
@@ -32,6 +35,7 @@ impl Status {
             Status::Warn => "warn",
             Status::Fail => "fail",
             Status::Error => "error",
+            Status::Insufficient => "insufficient_history",
         }
     }
 }
@@ -84,6 +88,13 @@ pub struct Summary {
     pub warned: usize,
     pub failed: usize,
     pub errored: usize,
+    /// History checks that had too few earlier runs to judge.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub insufficient: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -119,6 +130,10 @@ pub struct Report {
     /// Per-stream figures (`dq streams`, `dq readiness`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<streams::StreamResult>,
+    /// What went wrong beside the checks without failing the run (a history file that
+    /// cannot be read, history that cannot be recorded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Runtime errors not tied to one check.
     pub errors: Vec<String>,
     /// The verdict and decision matrix (`dq readiness` only).
@@ -139,6 +154,7 @@ impl Report {
                 Status::Warn => s.warned += 1,
                 Status::Fail => s.failed += 1,
                 Status::Error => s.errored += 1,
+                Status::Insufficient => s.insufficient += 1,
             }
         }
         let failing = s.failed > 0 || (self.fail_on == Severity::Warn && s.warned > 0);

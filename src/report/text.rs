@@ -20,6 +20,7 @@ fn status_label(s: Status, color: bool) -> String {
         Status::Warn => ("WARN ", "33"),
         Status::Fail => ("FAIL ", "1;31"),
         Status::Error => ("ERROR", "1;35"),
+        Status::Insufficient => ("WAIT ", "36"),
     };
     paint(label, code, color)
 }
@@ -80,8 +81,13 @@ fn line(c: &CheckResult, color: bool, out: &mut String) {
 fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let waiting = if s.insufficient > 0 {
+        format!(", {} without enough history", s.insufficient)
+    } else {
+        String::new()
+    };
     format!(
-        "{} checks: {} passed, {} warning{}, {} failed, {} error{} · {:.2} s",
+        "{} checks: {} passed, {} warning{}, {} failed, {} error{}{waiting} · {:.2} s",
         s.total,
         s.passed,
         s.warned,
@@ -304,6 +310,9 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     for e in &report.errors {
         out.push_str(&format!("\n{} {e}\n", status_label(Status::Error, color)));
+    }
+    for w in &report.warnings {
+        out.push_str(&format!("\n{}  {w}\n", paint("note", "33", color)));
     }
     out.push_str(&format!("\n{}\n", summary_line(report)));
     let verdict = match report.outcome {

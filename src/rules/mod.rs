@@ -15,6 +15,8 @@ use serde::de::DeserializeOwned;
 use crate::facts::DatasetFacts;
 
 pub mod accepted_values;
+pub mod anomaly;
+pub mod change;
 pub mod expression;
 pub mod freshness;
 pub mod length;
@@ -90,6 +92,8 @@ pub static REGISTRY: &[RuleKind] = &[
     schema::KIND,
     references::KIND,
     sql::KIND,
+    change::KIND,
+    anomaly::KIND,
     reconciliation::KIND,
 ];
 
@@ -135,6 +139,62 @@ pub trait Rule: Send + Sync + Debug {
     /// Turns the check into DataFusion expressions and plans, validating columns, types,
     /// regexes and SQL snippets; an error here is a rules error (exit 2).
     fn compile(&self, cx: &CompileContext<'_>) -> Result<Compiled, String>;
+
+    /// For checks judged against metric history after the run (`change`, `anomaly`).
+    fn history(&self) -> Option<HistoryRule> {
+        None
+    }
+}
+
+/// A check judged against the metric history once the run's other checks are done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryRule {
+    Change(change::Change),
+    Anomaly(anomaly::Anomaly),
+}
+
+/// What a history check's `metric` names: a dataset figure, or another check's figure.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryMetric {
+    /// `rows`, `bytes` or `files` of the check's dataset.
+    Dataset(&'static str),
+    /// A figure (`observed`, `failed_fraction`, `failed_rows`) of the dataset's check `name`.
+    Check { name: String, figure: &'static str },
+}
+
+/// A history check as the engine sees it: nothing to judge now (the history judges it after
+/// the run), but a dataset's row count must be counted by the fused scan.
+pub fn history_compiled(metric: &str) -> Result<Compiled, String> {
+    let mut compiled = Compiled::metadata(Box::new(|_| Outcome::judged_later()));
+    if history_metric(metric)? == HistoryMetric::Dataset("rows") {
+        compiled.measures = vec![count(lit(1i64))];
+    }
+    Ok(compiled)
+}
+
+/// Parses a history check's `metric`.
+pub fn history_metric(metric: &str) -> Result<HistoryMetric, String> {
+    let metric = metric.trim();
+    match metric {
+        "" => Err("`metric` is empty".into()),
+        "row_count" | "rows" => Ok(HistoryMetric::Dataset("rows")),
+        "bytes" => Ok(HistoryMetric::Dataset("bytes")),
+        "files" => Ok(HistoryMetric::Dataset("files")),
+        _ => {
+            for figure in ["failed_fraction", "failed_rows", "observed"] {
+                if let Some(name) = metric.strip_suffix(&format!(".{figure}")) {
+                    return Ok(HistoryMetric::Check {
+                        name: name.to_string(),
+                        figure,
+                    });
+                }
+            }
+            Ok(HistoryMetric::Check {
+                name: metric.to_string(),
+                figure: "observed",
+            })
+        }
+    }
 }
 
 /// Resolves a dataset name to its qualified name and its full scan.
@@ -301,6 +361,20 @@ pub struct Outcome {
 }
 
 pub type Judge = Box<dyn Fn(&Observed<'_>) -> Outcome + Send + Sync>;
+
+impl Outcome {
+    /// The stand-in result of a history check until the history judges it.
+    pub fn judged_later() -> Outcome {
+        Outcome {
+            passed: true,
+            observed: serde_json::Value::Null,
+            threshold: String::new(),
+            failed_rows: None,
+            rows_checked: None,
+            message: Some("judged against metric history after the run".into()),
+        }
+    }
+}
 
 /// Which rows to show as examples when a check fails.
 #[derive(Debug, Clone)]

@@ -788,7 +788,7 @@ pub async fn run(
 
 fn worst(checks: &[CheckResult]) -> Status {
     let rank = |s: Status| match s {
-        Status::Pass => 0,
+        Status::Pass | Status::Insufficient => 0,
         Status::Warn => 1,
         Status::Fail => 2,
         Status::Error => 3,

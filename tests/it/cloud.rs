@@ -406,3 +406,59 @@ fn delta_tables_on_s3_and_azure_report_as_on_local_disk() {
     assert_eq!(orders_of(&r)["delta"]["version"], 3, "{r}");
     assert_eq!(orders_of(&r)["rows_in_scope"], 130);
 }
+
+#[test]
+#[ignore = "needs the S3 server that `make test` starts"]
+fn history_on_s3_is_shared_by_runs() {
+    let ep = endpoint("DQ_TEST_S3_ENDPOINT");
+    let prefix = unique_prefix("history");
+    let dir = project("./lake", "{}");
+    std::fs::write(
+        dir.path().join("dq.yaml"),
+        format!(
+            "default_env: local\nenvironments:\n  local:\n    lake: ./lake\n    history: {{ path: \"s3://dq-test/{prefix}/history/\" }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("rules/silver.yaml"),
+        "layer: silver\ndatasets:\n  - name: orders\n    partitioning: [{ name: date, type: date }]\n    checks:\n      - change: { metric: row_count, max_drop: 0.1 }\n",
+    )
+    .unwrap();
+    let env = s3_env(&ep);
+    let first = dq_env(
+        dir.path(),
+        &["validate", "--format", "json", "--as-of", "2026-11-20"],
+        &as_refs(&env),
+    );
+    assert_eq!(
+        first.json()["checks"][0]["status"],
+        "insufficient_history",
+        "{}",
+        first.stdout
+    );
+    // Half the partitions gone: the second run compares with the first, read from S3.
+    for d in 11..=15 {
+        std::fs::remove_dir_all(
+            dir.path()
+                .join(format!("lake/silver/orders/date=2026-11-{d}")),
+        )
+        .unwrap();
+    }
+    let second = dq_env(
+        dir.path(),
+        &["validate", "--format", "json", "--as-of", "2026-11-21"],
+        &as_refs(&env),
+    );
+    let report = second.json();
+    assert_eq!(report["checks"][0]["status"], "fail", "{}", second.stdout);
+    let listed: Vec<_> = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use futures::TryStreamExt;
+        s3_store(&ep)
+            .list(Some(&StorePath::from(format!("{prefix}/history"))))
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+    });
+    assert_eq!(listed.len(), 2, "one file per run");
+}

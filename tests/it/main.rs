@@ -6,6 +6,7 @@ mod common;
 mod delta;
 mod differential;
 mod docs;
+mod history;
 mod one_scan;
 mod readiness;
 mod sample_lake;

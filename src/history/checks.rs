@@ -1,0 +1,272 @@
+//! Judging a run's `change` and `anomaly` checks, once its other checks are done, against
+//! the recorded history.
+
+use chrono::{DateTime, Utc};
+
+use super::Point;
+use super::judge::{self, Past};
+use crate::config::rules::RuleSet;
+use crate::report::{CheckResult, Report, Status};
+use crate::rules::anomaly::{Anomaly, Seasonality};
+use crate::rules::change::{Change, CompareTo};
+use crate::rules::{HistoryMetric, HistoryRule, history_metric};
+
+/// Whether the rules hold a check judged against history.
+pub fn any(rules: &RuleSet) -> bool {
+    rules
+        .datasets
+        .iter()
+        .any(|d| d.checks.iter().any(|c| c.rule.history().is_some()))
+}
+
+/// Judges every history check of `report` against `points` (earlier runs).
+pub fn judge_all(report: &mut Report, rules: &RuleSet, points: &[Point]) {
+    let as_of = DateTime::parse_from_rfc3339(&report.as_of)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let current = report.clone();
+    for c in report.checks.iter_mut() {
+        let Some(dataset) = c.dataset.clone() else {
+            continue;
+        };
+        let Some(rule) = rules
+            .dataset(&dataset)
+            .and_then(|d| d.checks.iter().find(|s| s.name == c.name))
+            .and_then(|s| s.rule.history())
+        else {
+            continue;
+        };
+        if c.status == Status::Error {
+            continue;
+        }
+        let metric = match &rule {
+            HistoryRule::Change(r) => &r.metric,
+            HistoryRule::Anomaly(r) => &r.metric,
+        };
+        let Ok(target) = history_metric(metric) else {
+            continue;
+        };
+        let (subject, figure) = match &target {
+            HistoryMetric::Dataset(figure) => (dataset.clone(), *figure),
+            HistoryMetric::Check { name, figure } => (format!("{dataset}.{name}"), *figure),
+        };
+        let value = match current_value(&current, &dataset, &target) {
+            Ok(v) => v,
+            Err(e) => {
+                set(c, Status::Error, serde_json::Value::Null, String::new(), e);
+                continue;
+            }
+        };
+        let past = judge::baseline(points, &report.environment, &subject, figure, &c.id, as_of);
+        match &rule {
+            HistoryRule::Change(r) => change(c, r, value, &past, as_of),
+            HistoryRule::Anomaly(r) => anomaly(c, r, value, &past, as_of),
+        }
+    }
+    report.finish();
+}
+
+/// The metric's value in this run.
+fn current_value(report: &Report, dataset: &str, target: &HistoryMetric) -> Result<f64, String> {
+    match target {
+        HistoryMetric::Dataset(figure) => {
+            let d = report
+                .datasets
+                .iter()
+                .find(|d| d.id == dataset)
+                .ok_or_else(|| format!("dataset {dataset} did not run"))?;
+            match *figure {
+                "rows" => d
+                    .rows_in_scope
+                    .map(|n| n as f64)
+                    .ok_or_else(|| format!("no row count for {dataset} in this run")),
+                "files" => Ok(d.facts.files as f64),
+                _ => Ok(d.facts.bytes as f64),
+            }
+        }
+        HistoryMetric::Check { name, figure } => {
+            let c = report
+                .checks
+                .iter()
+                .find(|c| c.dataset.as_deref() == Some(dataset) && &c.name == name)
+                .ok_or_else(|| format!("dataset {dataset} has no check named `{name}`"))?;
+            let v = match *figure {
+                "failed_rows" => c.failed_rows.map(|n| n as f64),
+                "failed_fraction" => c.failed_fraction,
+                _ => c.observed.as_f64(),
+            };
+            v.ok_or_else(|| format!("check `{name}` has no numeric {figure} in this run"))
+        }
+    }
+}
+
+fn set(
+    c: &mut CheckResult,
+    status: Status,
+    observed: serde_json::Value,
+    threshold: String,
+    message: String,
+) {
+    c.status = status;
+    c.observed = observed;
+    c.threshold = threshold;
+    c.message = Some(message);
+}
+
+fn failing(c: &CheckResult) -> Status {
+    match c.severity {
+        crate::config::rules::Severity::Error => Status::Fail,
+        crate::config::rules::Severity::Warn => Status::Warn,
+    }
+}
+
+fn shown(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.6}")
+    }
+}
+
+fn change(c: &mut CheckResult, r: &Change, value: f64, past: &[Past], as_of: DateTime<Utc>) {
+    let base = match &r.compare_to {
+        CompareTo::Previous | CompareTo::Named(_) => past.last(),
+        CompareTo::RunsAgo { runs_ago } => past.len().checked_sub(*runs_ago).map(|i| &past[i]),
+        CompareTo::Ago { ago } => {
+            let back = crate::duration::parse_duration(ago)
+                .ok()
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .unwrap_or_default();
+            past.iter().rev().find(|p| p.as_of <= as_of - back)
+        }
+    };
+    let Some(base) = base else {
+        let need = match &r.compare_to {
+            CompareTo::RunsAgo { runs_ago } => format!("{runs_ago} earlier runs"),
+            CompareTo::Ago { ago } => format!("a run at least {ago} earlier"),
+            _ => "an earlier run".into(),
+        };
+        set(
+            c,
+            Status::Insufficient,
+            serde_json::json!(value),
+            String::new(),
+            format!(
+                "insufficient history: no {need} to compare with ({} usable)",
+                past.len()
+            ),
+        );
+        return;
+    };
+    let delta = value - base.value;
+    let relative = if base.value != 0.0 {
+        delta / base.value.abs()
+    } else if delta == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY.copysign(delta)
+    };
+    let mut problems = Vec::new();
+    let mut bounds = Vec::new();
+    if let Some(m) = r.max_drop {
+        bounds.push(format!("drop ≤ {:.1}%", m * 100.0));
+        if -relative > m {
+            problems.push(format!("fell {:.1}%", -relative * 100.0));
+        }
+    }
+    if let Some(m) = r.max_growth {
+        bounds.push(format!("growth ≤ {:.1}%", m * 100.0));
+        if relative > m {
+            problems.push(format!("grew {:.1}%", relative * 100.0));
+        }
+    }
+    if let Some(m) = r.max_decrease {
+        bounds.push(format!("decrease ≤ {}", shown(m)));
+        if -delta > m {
+            problems.push(format!("decreased by {}", shown(-delta)));
+        }
+    }
+    if let Some(m) = r.max_increase {
+        bounds.push(format!("increase ≤ {}", shown(m)));
+        if delta > m {
+            problems.push(format!("increased by {}", shown(delta)));
+        }
+    }
+    let since = format!(
+        "{} → {} since the run as of {}",
+        shown(base.value),
+        shown(value),
+        base.as_of.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let status = if problems.is_empty() {
+        Status::Pass
+    } else {
+        failing(c)
+    };
+    let message = if problems.is_empty() {
+        since
+    } else {
+        format!("{}: {since}", problems.join(", "))
+    };
+    set(
+        c,
+        status,
+        serde_json::json!(value),
+        bounds.join(", "),
+        message,
+    );
+}
+
+fn anomaly(c: &mut CheckResult, r: &Anomaly, value: f64, past: &[Past], as_of: DateTime<Utc>) {
+    let weekly = r.seasonality == Seasonality::Weekly;
+    let window = judge::window(past, r.window, weekly, as_of);
+    let threshold = format!(
+        "|z| ≤ {} ({}, {} runs{})",
+        r.sensitivity,
+        match r.method {
+            judge::Method::Mad => "median/MAD",
+            judge::Method::Stddev => "mean/stddev",
+        },
+        r.window,
+        if weekly { ", same weekday" } else { "" }
+    );
+    if window.len() < r.min_history {
+        set(
+            c,
+            Status::Insufficient,
+            serde_json::json!(value),
+            threshold,
+            format!(
+                "insufficient history: {} of {} runs",
+                window.len(),
+                r.min_history
+            ),
+        );
+        return;
+    }
+    let s = judge::score(&window, value, r.method);
+    let flagged = judge::flagged(&s, r.sensitivity, r.direction);
+    let message = format!(
+        "{} against a baseline of {} (spread {}) over {} runs: z = {}",
+        shown(value),
+        shown(s.center),
+        shown(s.spread),
+        window.len(),
+        if s.z.is_finite() {
+            format!("{:.2}", s.z)
+        } else {
+            "∞".into()
+        }
+    );
+    set(
+        c,
+        if flagged { failing(c) } else { Status::Pass },
+        serde_json::json!(value),
+        threshold,
+        if flagged {
+            format!("anomaly: {message}")
+        } else {
+            message
+        },
+    );
+}
