@@ -273,20 +273,21 @@ impl Context {
         if let Err(e) = &history {
             report.warnings.push(e.clone());
         }
+        let loaded = match &history {
+            Ok(h) => h
+                .load()
+                .await
+                .unwrap_or_else(|e| crate::history::store::Loaded {
+                    points: vec![],
+                    warnings: vec![e],
+                }),
+            Err(_) => Default::default(),
+        };
+        report.warnings.extend(loaded.warnings);
         if mode != Mode::Streams && crate::history::checks::any(&self.rules) {
-            let loaded = match &history {
-                Ok(h) => h
-                    .load()
-                    .await
-                    .unwrap_or_else(|e| crate::history::store::Loaded {
-                        points: vec![],
-                        warnings: vec![e],
-                    }),
-                Err(_) => Default::default(),
-            };
-            report.warnings.extend(loaded.warnings);
             crate::history::checks::judge_all(&mut report, &self.rules, &loaded.points);
         }
+        crate::history::checks::attach_previous(&mut report, &loaded.points);
         if mode == Mode::Readiness {
             let policy = self.project.config.readiness.clone().unwrap_or_default();
             // Judge the layers this run covered: all of them, or those selected.

@@ -56,5 +56,19 @@ broken = dq_asset_checks(broken_dir, dq_binary=dq, name="broken")
 failed = materialize([daily_revenue, *broken], raise_on_error=False)
 messages = [e.event_specific_data.error.message for e in failed.get_step_failure_events()]
 
+# With metric history, every check carries its previous value and the change since.
+history_dir = pathlib.Path(tempfile.mkdtemp())
+(history_dir / "rules").mkdir()
+(history_dir / "dq.yaml").write_text(
+    "default_env: h\nenvironments:\n  h: { lake: %s/sample-data, history: { path: %s/history } }\n"
+    % (pathlib.Path(project).resolve(), history_dir))
+(history_dir / "rules" / "gold.yaml").write_text(
+    "layer: gold\ndatasets:\n  - name: daily_revenue\n    checks:\n      - row_count: { min: 1 }\n")
+subprocess.run([dq, "validate", "-q", "--as-of", "2026-11-20"], cwd=history_dir, capture_output=True)
+with_history = dq_asset_checks(history_dir, dq_binary=dq, name="with_history")
+second = materialize([daily_revenue, *with_history], raise_on_error=False)
+history_metadata = sorted(k for e in second.get_asset_check_evaluations() for k in e.metadata.keys())
+
 print(json.dumps({"success": result.success, "recorded": recorded, "expected": expected,
-                  "broken_success": failed.success, "broken_messages": messages}))
+                  "broken_success": failed.success, "broken_messages": messages,
+                  "history_metadata": history_metadata}))

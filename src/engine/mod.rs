@@ -194,6 +194,7 @@ impl CheckMeta {
             sql,
             duration_ms: ms,
             source: self.source.clone(),
+            previous: None,
         }
     }
 }

@@ -66,6 +66,33 @@ pub fn judge_all(report: &mut Report, rules: &RuleSet, points: &[Point]) {
     report.finish();
 }
 
+/// Gives every check with a number its value in the previous recorded run of this
+/// environment (evaluated before this one), and the change since.
+pub fn attach_previous(report: &mut Report, points: &[Point]) {
+    let as_of = DateTime::parse_from_rfc3339(&report.as_of)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let mut latest: std::collections::HashMap<&str, (DateTime<Utc>, f64)> = Default::default();
+    for p in points.iter().filter(|p| {
+        p.environment == report.environment && p.metric == "observed" && p.as_of < as_of
+    }) {
+        let Some(v) = p.value else { continue };
+        let entry = latest.entry(p.subject.as_str()).or_insert((p.as_of, v));
+        if p.as_of >= entry.0 {
+            *entry = (p.as_of, v);
+        }
+    }
+    for c in report.checks.iter_mut() {
+        if let Some((at, value)) = latest.get(c.id.as_str()) {
+            c.previous = Some(crate::report::Previous {
+                as_of: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                value: *value,
+                change: c.observed.as_f64().map(|now| now - value),
+            });
+        }
+    }
+}
+
 /// The metric's value in this run.
 fn current_value(report: &Report, dataset: &str, target: &HistoryMetric) -> Result<f64, String> {
     match target {

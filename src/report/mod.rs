@@ -65,6 +65,19 @@ pub struct CheckResult {
     pub duration_ms: u64,
     /// Where the check is written, `file:line:column`.
     pub source: String,
+    /// The check's observed value in the previous recorded run of this environment, and
+    /// the change since (absent without history).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Previous>,
+}
+
+/// A check's value in the previous recorded run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Previous {
+    pub as_of: String,
+    pub value: f64,
+    /// This run's value minus the previous one (null when this run has no number).
+    pub change: Option<f64>,
 }
 
 /// One dataset's listing and scan figures.

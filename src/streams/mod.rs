@@ -609,6 +609,7 @@ pub fn judge(spec: &StreamSpec, r: &StreamResult) -> Vec<CheckResult> {
                 spec.at.line,
                 spec.at.column
             ),
+            previous: None,
         });
     }
     out

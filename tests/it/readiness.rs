@@ -204,8 +204,10 @@ print(json.dumps({"junit": cases, "names": names, "metrics": {k: len(v) for k, v
         .count() as u64;
     assert_eq!(
         parsed["junit"]["skipped"],
-        json["summary"]["warned"].as_u64().unwrap() + not_run,
-        "warnings and streams not run"
+        json["summary"]["warned"].as_u64().unwrap()
+            + json["summary"]["insufficient"].as_u64().unwrap_or(0)
+            + not_run,
+        "warnings, history checks without history and streams not run"
     );
     assert_eq!(parsed["metrics"]["dq_check_passed"], checks);
     assert_eq!(parsed["go"], 0.0);
@@ -305,8 +307,8 @@ fn dagster_records_one_asset_check_result_per_dq_check() {
         "asset check failures do not fail the run"
     );
     let recorded = r["recorded"].as_object().unwrap();
-    // gold.daily_revenue (7 + 2 reconciliations), gold.customer_summary (5), silver.orders (19).
-    assert_eq!(recorded.len(), 33, "{recorded:?}");
+    // gold.daily_revenue (7 + 2 reconciliations), gold.customer_summary (5), silver.orders (21).
+    assert_eq!(recorded.len(), 35, "{recorded:?}");
     for (key, v) in recorded {
         assert_eq!(v["passed"], r["expected"][key], "{key}");
         for m in ["dataset", "threshold", "observed", "sql"] {
@@ -324,6 +326,11 @@ fn dagster_records_one_asset_check_result_per_dq_check() {
         recorded["silver/orders:pattern_email_email"]["severity"],
         "WARN"
     );
+    // With history, a check carries its previous value and the change since.
+    let history = r["history_metadata"].to_string();
+    for m in ["\"previous\"", "\"previous_as_of\"", "\"change\""] {
+        assert!(history.contains(m), "{m} missing: {history}");
+    }
     assert_eq!(r["broken_success"], false);
     assert!(
         r["broken_messages"][0]

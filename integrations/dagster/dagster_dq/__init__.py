@@ -126,6 +126,12 @@ def dq_asset_checks(
                 metadata["rows_checked"] = MetadataValue.int(c["rows_checked"])
             if c.get("message"):
                 metadata["message"] = MetadataValue.text(c["message"])
+            # From dq's metric history: the value in the previous run, and the change since.
+            if c.get("previous"):
+                metadata["previous"] = MetadataValue.float(float(c["previous"]["value"]))
+                metadata["previous_as_of"] = MetadataValue.text(c["previous"]["as_of"])
+                if c["previous"].get("change") is not None:
+                    metadata["change"] = MetadataValue.float(float(c["previous"]["change"]))
             yield AssetCheckResult(
                 asset_key=key,
                 check_name=cname,
