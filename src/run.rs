@@ -265,6 +265,7 @@ impl Context {
             checks,
             streams: stream_results,
             errors: vec![],
+            trends: vec![],
             warnings: vec![],
             readiness: None,
         };

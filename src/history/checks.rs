@@ -25,6 +25,7 @@ pub fn judge_all(report: &mut Report, rules: &RuleSet, points: &[Point]) {
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|_| Utc::now());
     let current = report.clone();
+    let mut trends = Vec::new();
     for c in report.checks.iter_mut() {
         let Some(dataset) = c.dataset.clone() else {
             continue;
@@ -62,7 +63,17 @@ pub fn judge_all(report: &mut Report, rules: &RuleSet, points: &[Point]) {
             HistoryRule::Change(r) => change(c, r, value, &past, as_of),
             HistoryRule::Anomaly(r) => anomaly(c, r, value, &past, as_of),
         }
+        trends.push(trend(
+            points,
+            &report.environment,
+            &subject,
+            figure,
+            c,
+            value,
+            as_of,
+        ));
     }
+    report.trends = trends;
     report.finish();
 }
 
@@ -90,6 +101,55 @@ pub fn attach_previous(report: &mut Report, points: &[Point]) {
                 change: c.observed.as_f64().map(|now| now - value),
             });
         }
+    }
+}
+
+/// The last 30 recorded values of the metric a history check watches, each with the check's
+/// status in that run, and this run's value last.
+fn trend(
+    points: &[Point],
+    environment: &str,
+    subject: &str,
+    metric: &str,
+    c: &CheckResult,
+    value: f64,
+    as_of: DateTime<Utc>,
+) -> crate::report::Trend {
+    let status_in: std::collections::HashMap<&str, &str> = points
+        .iter()
+        .filter(|p| p.subject == c.id && p.metric == "observed")
+        .filter_map(|p| p.status.as_deref().map(|s| (p.run_id.as_str(), s)))
+        .collect();
+    let mut past: Vec<&Point> = points
+        .iter()
+        .filter(|p| {
+            p.environment == environment
+                && p.subject == subject
+                && p.metric == metric
+                && p.as_of < as_of
+        })
+        .collect();
+    past.sort_by_key(|p| (p.as_of, p.started_at));
+    let skip = past.len().saturating_sub(30);
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut out: Vec<crate::report::TrendPoint> = past[skip..]
+        .iter()
+        .map(|p| crate::report::TrendPoint {
+            as_of: stamp(p.as_of),
+            value: p.value,
+            status: status_in.get(p.run_id.as_str()).map(|s| s.to_string()),
+        })
+        .collect();
+    out.push(crate::report::TrendPoint {
+        as_of: stamp(as_of),
+        value: Some(value),
+        status: Some(c.status.as_str().to_string()),
+    });
+    crate::report::Trend {
+        check: c.id.clone(),
+        subject: subject.to_string(),
+        metric: metric.to_string(),
+        points: out,
     }
 }
 

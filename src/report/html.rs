@@ -11,7 +11,9 @@ h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border-bottom:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}.badge{color:#fff;border-radius:4px;padding:0 .4rem;font-size:.8rem;font-weight:600}
 pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;white-space:pre-wrap}details summary{cursor:pointer;color:#0969da}
-.muted{color:#57606a}";
+.muted{color:#57606a}.insufficient_history{background:#6e7781}
+circle.point{fill:#1f883d}circle.fail{fill:#cf222e}circle.warn{fill:#bf8700}circle.insufficient_history,circle.none{fill:#6e7781}circle.anomaly{stroke:#000;stroke-width:2}
+figure.trend{margin:1rem 0}figure.trend figcaption{font-weight:600}";
 
 const SCRIPT: &str = "document.getElementById('only-problems').addEventListener('change',function(e){
 document.querySelectorAll('tr.check').forEach(function(r){r.hidden=e.target.checked&&r.dataset.status==='pass';});});";
@@ -52,6 +54,58 @@ fn check_row(c: &CheckResult) -> String {
         sev = c.severity.as_str(),
         obs = escape(&observed_cell(c)),
         thr = escape(&c.threshold),
+    )
+}
+
+/// A history check's series as an inline SVG line, each run a dot coloured by the check's
+/// status in it; a run the check flagged (`fail` / `warn`) is marked as an anomaly.
+fn trend_chart(t: &crate::report::Trend) -> String {
+    const W: f64 = 480.0;
+    const H: f64 = 120.0;
+    const PAD: f64 = 10.0;
+    let known: Vec<f64> = t.points.iter().filter_map(|p| p.value).collect();
+    let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let n = t.points.len().max(2) as f64 - 1.0;
+    let x = |i: usize| PAD + (W - 2.0 * PAD) * i as f64 / n;
+    let y = |v: f64| {
+        if hi > lo {
+            H - PAD - (H - 2.0 * PAD) * (v - lo) / (hi - lo)
+        } else {
+            H / 2.0
+        }
+    };
+    let line: Vec<String> = t
+        .points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.value.map(|v| format!("{:.1},{:.1}", x(i), y(v))))
+        .collect();
+    let mut dots = String::new();
+    for (i, p) in t.points.iter().enumerate() {
+        let Some(v) = p.value else { continue };
+        let status = p.status.as_deref().unwrap_or("none");
+        let class = match status {
+            "fail" | "warn" => format!("point {status} anomaly"),
+            other => format!("point {other}"),
+        };
+        dots.push_str(&format!(
+            "<circle class=\"{}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\"><title>{} · {} · {}</title></circle>",
+            escape(&class),
+            x(i),
+            y(v),
+            escape(&p.as_of),
+            v,
+            escape(status)
+        ));
+    }
+    format!(
+        "<figure class=\"trend\" id=\"trend-{}\"><figcaption>{} — {} of {}</figcaption><svg viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\"><polyline fill=\"none\" stroke=\"#888\" points=\"{}\"/>{dots}</svg></figure>\n",
+        escape(&t.check),
+        escape(&t.check),
+        escape(&t.metric),
+        escape(&t.subject),
+        line.join(" ")
     )
 }
 
@@ -141,6 +195,12 @@ pub fn render(report: &Report) -> String {
         ));
     }
     body.push_str("</table>\n");
+    if !report.trends.is_empty() {
+        body.push_str("<h2>Trends</h2>\n");
+        for t in &report.trends {
+            body.push_str(&trend_chart(t));
+        }
+    }
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>dq {} — {}</title><style>{STYLE}</style></head>\n<body>\n{body}<script>{SCRIPT}</script>\n</body></html>\n",
         escape(&report.command),

@@ -71,6 +71,24 @@ pub struct CheckResult {
     pub previous: Option<Previous>,
 }
 
+/// The series a history check judged.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Trend {
+    /// The `change` / `anomaly` check's id.
+    pub check: String,
+    pub subject: String,
+    pub metric: String,
+    pub points: Vec<TrendPoint>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrendPoint {
+    pub as_of: String,
+    pub value: Option<f64>,
+    /// The history check's status in that run (`fail`/`warn` mark an anomaly), when it ran.
+    pub status: Option<String>,
+}
+
 /// A check's value in the previous recorded run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Previous {
@@ -143,6 +161,9 @@ pub struct Report {
     /// Per-stream figures (`dq streams`, `dq readiness`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<streams::StreamResult>,
+    /// The recorded series each `change` / `anomaly` check judged, this run's point last.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trends: Vec<Trend>,
     /// What went wrong beside the checks without failing the run (a history file that
     /// cannot be read, history that cannot be recorded).
     #[serde(skip_serializing_if = "Vec::is_empty")]

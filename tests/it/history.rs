@@ -244,10 +244,7 @@ fn concurrent_runs_both_record_and_a_broken_file_is_a_warning() {
         b"not parquet",
     )
     .unwrap();
-    let (run, report) = validate(dir.path(), "2026-11-03");
-    assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(report["warnings"].is_null() || report["warnings"].as_array().unwrap().is_empty());
-    // Only history checks read the history; add one, and the broken file is named.
+    // A history check reads the history: the broken file is a warning that names it.
     std::fs::write(
         dir.path().join("rules/silver.yaml"),
         "layer: silver\ndatasets:\n  - name: events\n    checks:\n      - change: { metric: row_count, max_drop: 0.5 }\n",
@@ -261,7 +258,9 @@ fn concurrent_runs_both_record_and_a_broken_file_is_a_warning() {
         "{warnings}"
     );
     assert_eq!(status(&report, "change(row_count)"), "pass");
-    assert_eq!(files(), 5, "the run recorded; nothing was lost");
+    assert_eq!(files(), 4, "the run recorded; nothing was lost");
+    // The check is new: no earlier value of its own to show.
+    assert!(report["checks"][0]["previous"].is_null());
 
     // --no-history records nothing.
     let run = dq(
@@ -269,7 +268,7 @@ fn concurrent_runs_both_record_and_a_broken_file_is_a_warning() {
         &["validate", "-q", "--no-history", "--as-of", "2026-11-05"],
     );
     assert_eq!(run.code, 0);
-    assert_eq!(files(), 5);
+    assert_eq!(files(), 4);
 }
 
 #[test]
@@ -289,4 +288,58 @@ fn history_is_never_kept_inside_a_dataset() {
         "{report}"
     );
     assert!(!dir.path().join("lake/silver/events/_history").exists());
+}
+
+#[test]
+#[ignore = "needs the headless Chromium that `make test` installs"]
+fn the_html_report_draws_the_trend_with_the_anomaly_marked() {
+    let dir = project("      - anomaly: { metric: row_count, min_history: 3 }\n");
+    for (i, n) in [1000, 1004, 998, 1002, 500].iter().enumerate() {
+        set_rows(dir.path(), *n, 10);
+        validate(dir.path(), &day(i as i64));
+    }
+    let page = dir.path().join("dq.html");
+    let run = dq(
+        dir.path(),
+        &[
+            "validate",
+            "--format",
+            "html",
+            "--output",
+            page.to_str().unwrap(),
+            "--as-of",
+            &day(4),
+            "--no-history",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let chromium = std::env::var("DQ_TEST_CHROMIUM").expect("run through `make test`");
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--virtual-time-budget=2000", "--dump-dom"])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("id=\"trend-silver.events.anomaly(row_count)\""),
+        "no trend chart"
+    );
+    // The four runs evaluated before this one (the first three without enough history)
+    // and this run, which is the anomaly.
+    assert_eq!(dom.matches("<circle class=\"point").count(), 5, "{dom}");
+    assert_eq!(
+        dom.matches("<circle class=\"point insufficient_history")
+            .count(),
+        3,
+        "{dom}"
+    );
+    assert_eq!(dom.matches("anomaly\" cx=").count(), 1, "{dom}");
 }
