@@ -333,7 +333,7 @@ impl Context {
         }
         if let (Ok(h), true) = (&history, self.record_history) {
             let points = crate::history::points_of(&report, &crate::history::store::new_run_id());
-            if let Err(e) = h.record(&points, Utc::now()).await {
+            if let Err(e) = h.record(&points).await {
                 report.warnings.push(e);
             }
         }

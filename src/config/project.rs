@@ -56,7 +56,8 @@ pub struct HistorySettings {
     /// so that runs on several machines share one history. Default `.dq/history`.
     #[serde(default = "default_history_path")]
     pub path: String,
-    /// Runs evaluated longer ago than this are deleted when a run records (e.g. `400d`).
+    /// Runs evaluated longer than this before a recording run are deleted by it (e.g.
+    /// `400d`; a backfill of old dates never deletes the runs after it).
     pub retention: Option<String>,
     /// `false` records nothing (history checks still read what exists).
     #[serde(default = "yes")]

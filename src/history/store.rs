@@ -18,7 +18,7 @@ pub struct HistoryStore {
     prefix: Path,
     /// The location as a person reads it (credentials redacted).
     pub shown: String,
-    /// Runs whose `as_of` is older than this are deleted when a run records.
+    /// Runs evaluated longer than this before a recording run are deleted by it.
     retention: Option<chrono::Duration>,
     /// For a local folder: its path (the store is opened on it when used).
     local: Option<std::path::PathBuf>,
@@ -102,8 +102,9 @@ impl HistoryStore {
         Ok(Some(Arc::new(store)))
     }
 
-    /// Writes one run's points as one new file; returns its name.
-    pub async fn record(&self, points: &[Point], now: DateTime<Utc>) -> Result<String, String> {
+    /// Writes one run's points as one new file; returns its name. With a retention, runs
+    /// evaluated more than that before this one are then deleted.
+    pub async fn record(&self, points: &[Point]) -> Result<String, String> {
         let Some(first) = points.first() else {
             return Ok(String::new());
         };
@@ -132,7 +133,7 @@ impl HistoryStore {
             )
         })?;
         if let Some(keep) = self.retention {
-            self.prune(store.as_ref(), now - keep).await;
+            self.prune(store.as_ref(), first.as_of - keep).await;
         }
         Ok(name)
     }

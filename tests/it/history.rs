@@ -272,6 +272,27 @@ fn concurrent_runs_both_record_and_a_broken_file_is_a_warning() {
 }
 
 #[test]
+fn retention_deletes_runs_evaluated_too_long_before() {
+    let dir = project("      - row_count: { min: 1 }\n");
+    set_rows(dir.path(), 10, 10);
+    std::fs::write(
+        dir.path().join("dq.yaml"),
+        "default_env: t\nenvironments:\n  t: { lake: ./lake, history: { retention: 2d } }\n",
+    )
+    .unwrap();
+    for i in 0..5 {
+        validate(dir.path(), &day(i));
+    }
+    let mut kept: Vec<String> = std::fs::read_dir(dir.path().join(".dq/history"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy()[..8].to_string())
+        .collect();
+    kept.sort();
+    // Days 2, 3 and 4 are within two days of day 4.
+    assert_eq!(kept, ["20261104", "20261105", "20261106"]);
+}
+
+#[test]
 fn history_is_never_kept_inside_a_dataset() {
     let dir = project("      - row_count: { min: 1 }\n");
     set_rows(dir.path(), 10, 10);
