@@ -85,10 +85,10 @@ pub fn attach_previous(report: &mut Report, points: &[Point]) {
         .unwrap_or_else(|_| Utc::now());
     let mut latest: std::collections::HashMap<&str, (DateTime<Utc>, f64)> = Default::default();
     for p in points.iter().filter(|p| {
-        p.environment == report.environment && p.metric == "observed" && p.as_of < as_of
+        *p.environment == *report.environment && &*p.metric == "observed" && p.as_of < as_of
     }) {
         let Some(v) = p.value else { continue };
-        let entry = latest.entry(p.subject.as_str()).or_insert((p.as_of, v));
+        let entry = latest.entry(&*p.subject).or_insert((p.as_of, v));
         if p.as_of >= entry.0 {
             *entry = (p.as_of, v);
         }
@@ -117,15 +117,15 @@ fn trend(
 ) -> crate::report::Trend {
     let status_in: std::collections::HashMap<&str, &str> = points
         .iter()
-        .filter(|p| p.subject == c.id && p.metric == "observed")
-        .filter_map(|p| p.status.as_deref().map(|s| (p.run_id.as_str(), s)))
+        .filter(|p| *p.subject == *c.id && &*p.metric == "observed")
+        .filter_map(|p| p.status.as_deref().map(|s| (&*p.run_id, s)))
         .collect();
     let mut past: Vec<&Point> = points
         .iter()
         .filter(|p| {
-            p.environment == environment
-                && p.subject == subject
-                && p.metric == metric
+            &*p.environment == environment
+                && &*p.subject == subject
+                && &*p.metric == metric
                 && p.as_of < as_of
         })
         .collect();
@@ -137,7 +137,7 @@ fn trend(
         .map(|p| crate::report::TrendPoint {
             as_of: stamp(p.as_of),
             value: p.value,
-            status: status_in.get(p.run_id.as_str()).map(|s| s.to_string()),
+            status: status_in.get(&*p.run_id).map(|s| s.to_string()),
         })
         .collect();
     out.push(crate::report::TrendPoint {

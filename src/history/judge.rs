@@ -39,21 +39,21 @@ pub fn baseline(
     let flagged: std::collections::HashSet<&str> = points
         .iter()
         .filter(|p| {
-            p.subject == check_id
-                && p.metric == "observed"
+            &*p.subject == check_id
+                && &*p.metric == "observed"
                 && matches!(p.status.as_deref(), Some("fail" | "warn"))
         })
-        .map(|p| p.run_id.as_str())
+        .map(|p| &*p.run_id)
         .collect();
     let mut out: Vec<Past> = points
         .iter()
         .filter(|p| {
-            p.environment == environment
-                && p.subject == subject
-                && p.metric == metric
+            &*p.environment == environment
+                && &*p.subject == subject
+                && &*p.metric == metric
                 && p.as_of < as_of
                 && p.status.as_deref() != Some("error")
-                && !flagged.contains(p.run_id.as_str())
+                && !flagged.contains(&*p.run_id)
         })
         .filter_map(|p| {
             p.value.map(|value| Past {
@@ -197,7 +197,7 @@ mod tests {
             subject: subject.into(),
             metric: metric.into(),
             value: Some(value),
-            status: status.map(str::to_string),
+            status: status.map(Into::into),
         }
     }
 

@@ -37,16 +37,18 @@ use crate::report::Report;
 
 /// One measurement of one run.
 #[derive(Debug, Clone, PartialEq)]
+/// Text fields are shared (`Arc<str>`): a year of history repeats the same few strings
+/// hundreds of thousands of times.
 pub struct Point {
-    pub run_id: String,
+    pub run_id: Arc<str>,
     pub as_of: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
-    pub environment: String,
-    pub command: String,
-    pub subject: String,
-    pub metric: String,
+    pub environment: Arc<str>,
+    pub command: Arc<str>,
+    pub subject: Arc<str>,
+    pub metric: Arc<str>,
     pub value: Option<f64>,
-    pub status: Option<String>,
+    pub status: Option<Arc<str>>,
 }
 
 pub fn schema() -> SchemaRef {
@@ -72,16 +74,21 @@ pub fn points_of(report: &Report, run_id: &str) -> Vec<Point> {
     let started_at = DateTime::parse_from_rfc3339(&report.started_at)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or(as_of);
+    let (run, environment, command): (Arc<str>, Arc<str>, Arc<str>) = (
+        run_id.into(),
+        report.environment.as_str().into(),
+        report.command.as_str().into(),
+    );
     let point = |subject: &str, metric: &str, value: Option<f64>, status: Option<&str>| Point {
-        run_id: run_id.to_string(),
+        run_id: Arc::clone(&run),
         as_of,
         started_at,
-        environment: report.environment.clone(),
-        command: report.command.clone(),
-        subject: subject.to_string(),
-        metric: metric.to_string(),
+        environment: Arc::clone(&environment),
+        command: Arc::clone(&command),
+        subject: subject.into(),
+        metric: metric.into(),
         value,
-        status: status.map(str::to_string),
+        status: status.map(Into::into),
     };
     let mut out = Vec::new();
     for d in &report.datasets {
@@ -173,18 +180,33 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Point>, String> {
             .column_by_name(name)
             .ok_or_else(|| format!("no column `{name}`"))
     };
-    let text = |name: &str| -> Result<Vec<Option<String>>, String> {
-        let c = column(name)?;
-        let c = datafusion::arrow::compute::cast(c, &DataType::Utf8).map_err(|e| e.to_string())?;
+    // Each distinct string once, shared by every row that holds it.
+    let mut interned: std::collections::HashMap<String, Arc<str>> = Default::default();
+    let mut text = |name: &str| -> Result<Vec<Option<Arc<str>>>, String> {
+        let c = datafusion::arrow::compute::cast(column(name)?, &DataType::Utf8)
+            .map_err(|e| e.to_string())?;
         let c = c.as_string::<i32>();
         Ok((0..c.len())
-            .map(|i| c.is_valid(i).then(|| c.value(i).to_string()))
+            .map(|i| {
+                c.is_valid(i).then(|| {
+                    let v = c.value(i);
+                    match interned.get(v) {
+                        Some(a) => Arc::clone(a),
+                        None => {
+                            let a: Arc<str> = v.into();
+                            interned.insert(v.to_string(), Arc::clone(&a));
+                            a
+                        }
+                    }
+                })
+            })
             .collect())
     };
+    let (run_id, environment, command) = (text("run_id")?, text("environment")?, text("command")?);
+    let (subject, metric, status) = (text("subject")?, text("metric")?, text("status")?);
     let time = |name: &str| -> Result<Vec<Option<DateTime<Utc>>>, String> {
-        let c = column(name)?;
         let c = datafusion::arrow::compute::cast(
-            c,
+            column(name)?,
             &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         )
         .map_err(|e| e.to_string())?;
@@ -197,10 +219,10 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Point>, String> {
             })
             .collect())
     };
+    let (as_of, started_at) = (time("as_of")?, time("started_at")?);
     let value = {
-        let c = column("value")?;
-        let c =
-            datafusion::arrow::compute::cast(c, &DataType::Float64).map_err(|e| e.to_string())?;
+        let c = datafusion::arrow::compute::cast(column("value")?, &DataType::Float64)
+            .map_err(|e| e.to_string())?;
         let c = c
             .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
             .clone();
@@ -208,9 +230,7 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Point>, String> {
             .map(|i| c.is_valid(i).then(|| c.value(i)))
             .collect::<Vec<_>>()
     };
-    let (run_id, as_of, started_at) = (text("run_id")?, time("as_of")?, time("started_at")?);
-    let (environment, command) = (text("environment")?, text("command")?);
-    let (subject, metric, status) = (text("subject")?, text("metric")?, text("status")?);
+    let empty: Arc<str> = "".into();
     let mut out = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let (Some(run_id), Some(as_of), Some(subject), Some(metric)) = (
@@ -225,8 +245,8 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Point>, String> {
             run_id,
             as_of,
             started_at: started_at[i].unwrap_or(as_of),
-            environment: environment[i].clone().unwrap_or_default(),
-            command: command[i].clone().unwrap_or_default(),
+            environment: environment[i].clone().unwrap_or_else(|| Arc::clone(&empty)),
+            command: command[i].clone().unwrap_or_else(|| Arc::clone(&empty)),
             subject,
             metric,
             value: value[i].filter(|v| v.is_finite()),
@@ -261,13 +281,13 @@ pub fn series(
     metric: Option<&str>,
     last: usize,
 ) -> Vec<Series> {
-    let mut by: std::collections::BTreeMap<(String, String), Vec<&Point>> = Default::default();
+    let mut by: std::collections::BTreeMap<(Arc<str>, Arc<str>), Vec<&Point>> = Default::default();
     for p in points.iter().filter(|p| {
-        p.environment == environment
+        &*p.environment == environment
             && subject.is_none_or(|s| p.subject.starts_with(s))
-            && metric.is_none_or(|m| p.metric == m)
+            && metric.is_none_or(|m| &*p.metric == m)
     }) {
-        by.entry((p.subject.clone(), p.metric.clone()))
+        by.entry((Arc::clone(&p.subject), Arc::clone(&p.metric)))
             .or_default()
             .push(p);
     }
@@ -276,15 +296,15 @@ pub fn series(
             ps.sort_by_key(|p| (p.as_of, p.started_at));
             let skip = ps.len().saturating_sub(last);
             Series {
-                subject,
-                metric,
+                subject: subject.to_string(),
+                metric: metric.to_string(),
                 points: ps[skip..]
                     .iter()
                     .map(|p| SeriesPoint {
                         as_of: p.as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         value: p.value,
-                        status: p.status.clone(),
-                        run_id: p.run_id.clone(),
+                        status: p.status.as_deref().map(str::to_string),
+                        run_id: p.run_id.to_string(),
                     })
                     .collect(),
             }

@@ -187,35 +187,41 @@ impl HistoryStore {
             })
             .collect();
         names.sort_by(|a, b| a.location.cmp(&b.location));
-        let reads = futures::stream::iter(names.into_iter().map(|o| async move {
-            let read = async {
-                let bytes = store
-                    .get(&o.location)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .bytes()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-                    .and_then(|b| b.build())
-                    .map_err(|e| e.to_string())?;
-                let mut points = Vec::new();
-                for batch in reader {
-                    points.extend(super::from_batch(&batch.map_err(|e| e.to_string())?)?);
-                }
-                Ok::<_, String>(points)
-            };
-            read.await.map_err(|e| {
-                format!(
-                    "history file {}/{} cannot be read and is left out: {e}",
-                    self.shown.trim_end_matches('/'),
-                    o.location.filename().unwrap_or_default()
-                )
+        // Fetch concurrently, then decode on every core (a year of nightly runs is 365 files).
+        let fetched: Vec<(String, Result<_, String>)> =
+            futures::stream::iter(names.into_iter().map(|o| async move {
+                let name = o.location.filename().unwrap_or_default().to_string();
+                let bytes = match store.get(&o.location).await {
+                    Ok(r) => r.bytes().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                (name, bytes)
+            }))
+            .buffered(16)
+            .collect()
+            .await;
+        use rayon::prelude::*;
+        let reads: Vec<Result<Vec<Point>, String>> = fetched
+            .into_par_iter()
+            .map(|(name, bytes)| {
+                let decode = || -> Result<Vec<Point>, String> {
+                    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes?)
+                        .and_then(|b| b.build())
+                        .map_err(|e| e.to_string())?;
+                    let mut points = Vec::new();
+                    for batch in reader {
+                        points.extend(super::from_batch(&batch.map_err(|e| e.to_string())?)?);
+                    }
+                    Ok(points)
+                };
+                decode().map_err(|e| {
+                    format!(
+                        "history file {}/{name} cannot be read and is left out: {e}",
+                        self.shown.trim_end_matches('/')
+                    )
+                })
             })
-        }))
-        .buffered(16)
-        .collect::<Vec<_>>()
-        .await;
+            .collect();
         for r in reads {
             match r {
                 Ok(points) => loaded.points.extend(points),
