@@ -285,7 +285,7 @@ impl Context {
             Err(_) => Default::default(),
         };
         report.warnings.extend(loaded.warnings);
-        if mode != Mode::Streams && crate::history::checks::any(&self.rules) {
+        if crate::history::checks::any(&self.rules) {
             crate::history::checks::judge_all(&mut report, &self.rules, &loaded.points);
         }
         crate::history::checks::attach_previous(&mut report, &loaded.points);

@@ -84,7 +84,19 @@ pub enum StreamCheck {
     },
     ConsumerLag(LagCheck),
     MinSamples(u64),
+    /// `change` / `anomaly` of one of the stream's recorded figures (see [`STREAM_METRICS`]),
+    /// judged against the metric history after the run.
+    History(crate::rules::HistoryRule),
 }
+
+/// The stream figures a `change` or `anomaly` check can watch.
+pub const STREAM_METRICS: &[&str] = &[
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "latency_max_ms",
+    "offset_lag",
+];
 
 impl StreamCheck {
     pub fn kind(&self) -> &'static str {
@@ -92,6 +104,8 @@ impl StreamCheck {
             StreamCheck::Latency { .. } => "latency",
             StreamCheck::ConsumerLag(_) => "consumer_lag",
             StreamCheck::MinSamples(_) => "min_samples",
+            StreamCheck::History(crate::rules::HistoryRule::Change(_)) => "change",
+            StreamCheck::History(crate::rules::HistoryRule::Anomaly(_)) => "anomaly",
         }
     }
 }
@@ -111,7 +125,13 @@ pub struct StreamSpec {
     pub at: Located,
 }
 
-const KINDS: &[&str] = &["latency", "consumer_lag", "min_samples"];
+const KINDS: &[&str] = &[
+    "latency",
+    "consumer_lag",
+    "min_samples",
+    "change",
+    "anomaly",
+];
 
 fn duration(v: &Option<String>, what: &str) -> Result<Option<Duration>, String> {
     v.as_deref()
@@ -188,6 +208,30 @@ pub fn parse(value: serde_json::Value, at: &Located) -> Result<StreamSpec, Diagn
                     ));
                 }
                 StreamCheck::ConsumerLag(l)
+            }
+            "change" | "anomaly" => {
+                let rule = if kind == "change" {
+                    let c: crate::rules::change::Change =
+                        serde_json::from_value(params).map_err(bad)?;
+                    c.validate().map_err(|e| here(format!("change: {e}")))?;
+                    crate::rules::HistoryRule::Change(c)
+                } else {
+                    let a: crate::rules::anomaly::Anomaly =
+                        serde_json::from_value(params).map_err(bad)?;
+                    a.validate().map_err(|e| here(format!("anomaly: {e}")))?;
+                    crate::rules::HistoryRule::Anomaly(a)
+                };
+                let metric = match &rule {
+                    crate::rules::HistoryRule::Change(c) => &c.metric,
+                    crate::rules::HistoryRule::Anomaly(a) => &a.metric,
+                };
+                if !STREAM_METRICS.contains(&metric.as_str()) {
+                    return Err(here(format!(
+                        "{kind}: a stream's metric is one of {}",
+                        STREAM_METRICS.join(", ")
+                    )));
+                }
+                StreamCheck::History(rule)
             }
             "min_samples" => StreamCheck::MinSamples(
                 serde_json::from_value::<MinSamplesCheck>(params)

@@ -17,6 +17,50 @@ pub fn any(rules: &RuleSet) -> bool {
         .datasets
         .iter()
         .any(|d| d.checks.iter().any(|c| c.rule.history().is_some()))
+        || rules.streams.iter().any(|s| {
+            s.checks
+                .iter()
+                .any(|c| matches!(c, crate::config::streams::StreamCheck::History(_)))
+        })
+}
+
+/// A stream's history check behind a result (`streams.NAME.change`), and the stream's name.
+fn stream_rule<'a>(rules: &'a RuleSet, c: &CheckResult) -> Option<(&'a str, HistoryRule)> {
+    let name = c.dataset.as_deref()?.strip_prefix("streams.")?;
+    let spec = rules.streams.iter().find(|s| s.name == name)?;
+    spec.checks
+        .iter()
+        .enumerate()
+        .find_map(|(i, check)| match check {
+            crate::config::streams::StreamCheck::History(rule)
+                if crate::streams::check_name(spec, i) == c.name =>
+            {
+                Some((spec.name.as_str(), rule.clone()))
+            }
+            _ => None,
+        })
+}
+
+/// A stream figure in this run.
+fn stream_value(report: &Report, stream: &str, metric: &str) -> Result<f64, String> {
+    let s = report
+        .streams
+        .iter()
+        .find(|s| s.name == stream)
+        .ok_or_else(|| format!("stream {stream} did not run"))?;
+    let v = match metric {
+        "latency_p50_ms" => s.latency.p50_ms,
+        "latency_p95_ms" => s.latency.p95_ms,
+        "latency_p99_ms" => s.latency.p99_ms,
+        "latency_max_ms" => s.latency.max_ms,
+        _ => s
+            .partitions
+            .iter()
+            .filter_map(|p| p.offset_lag)
+            .reduce(|a, b| a + b)
+            .map(|l| l as f64),
+    };
+    v.ok_or_else(|| format!("stream {stream} has no {metric} in this run"))
 }
 
 /// Judges every history check of `report` against `points` (earlier runs).
@@ -27,6 +71,39 @@ pub fn judge_all(report: &mut Report, rules: &RuleSet, points: &[Point]) {
     let current = report.clone();
     let mut trends = Vec::new();
     for c in report.checks.iter_mut() {
+        if c.status == Status::Error {
+            continue;
+        }
+        if let Some((stream, rule)) = stream_rule(rules, c) {
+            let metric = match &rule {
+                HistoryRule::Change(r) => r.metric.clone(),
+                HistoryRule::Anomaly(r) => r.metric.clone(),
+            };
+            let subject = format!("stream:{stream}");
+            let value = match stream_value(&current, stream, &metric) {
+                Ok(v) => v,
+                Err(e) => {
+                    set(c, Status::Error, serde_json::Value::Null, String::new(), e);
+                    continue;
+                }
+            };
+            let past =
+                judge::baseline(points, &report.environment, &subject, &metric, &c.id, as_of);
+            match &rule {
+                HistoryRule::Change(r) => change(c, r, value, &past, as_of),
+                HistoryRule::Anomaly(r) => anomaly(c, r, value, &past, as_of),
+            }
+            trends.push(trend(
+                points,
+                &report.environment,
+                &subject,
+                &metric,
+                c,
+                value,
+                as_of,
+            ));
+            continue;
+        }
         let Some(dataset) = c.dataset.clone() else {
             continue;
         };

@@ -77,6 +77,18 @@ impl Rule for Anomaly {
     }
 
     fn compile(&self, _cx: &CompileContext<'_>) -> Result<Compiled, String> {
+        self.validate()?;
+        super::history_compiled(&self.metric)
+    }
+
+    fn history(&self) -> Option<super::HistoryRule> {
+        Some(super::HistoryRule::Anomaly(self.clone()))
+    }
+}
+
+impl Anomaly {
+    /// The parameters make sense (window, minimum history, sensitivity).
+    pub fn validate(&self) -> Result<(), String> {
         if self.window < 2 {
             return Err("window must be at least 2 runs".into());
         }
@@ -89,10 +101,6 @@ impl Rule for Anomaly {
         if self.sensitivity.is_nan() || self.sensitivity <= 0.0 {
             return Err("sensitivity must be a number > 0".into());
         }
-        super::history_compiled(&self.metric)
-    }
-
-    fn history(&self) -> Option<super::HistoryRule> {
-        Some(super::HistoryRule::Anomaly(self.clone()))
+        Ok(())
     }
 }

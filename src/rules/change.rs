@@ -73,6 +73,18 @@ impl Rule for Change {
     }
 
     fn compile(&self, _cx: &CompileContext<'_>) -> Result<Compiled, String> {
+        self.validate()?;
+        super::history_compiled(&self.metric)
+    }
+
+    fn history(&self) -> Option<super::HistoryRule> {
+        Some(super::HistoryRule::Change(self.clone()))
+    }
+}
+
+impl Change {
+    /// The parameters make sense (a bound, non-negative bounds, a valid `compare_to`).
+    pub fn validate(&self) -> Result<(), String> {
         if [
             self.max_drop,
             self.max_growth,
@@ -105,10 +117,6 @@ impl Rule for Change {
             }
             _ => {}
         }
-        super::history_compiled(&self.metric)
-    }
-
-    fn history(&self) -> Option<super::HistoryRule> {
-        Some(super::HistoryRule::Change(self.clone()))
+        Ok(())
     }
 }

@@ -550,16 +550,22 @@ pub fn run_stream(settings: &KafkaSettings, spec: &StreamSpec) -> StreamResult {
 }
 
 /// Judges the stream's checks; results join the report like dataset checks.
+/// The name of the stream's `i`th check in reports: its kind, or `kind_i` when the stream
+/// has several of that kind.
+pub fn check_name(spec: &StreamSpec, i: usize) -> String {
+    let kind = spec.checks[i].kind();
+    if spec.checks.iter().filter(|c| c.kind() == kind).count() > 1 {
+        format!("{kind}_{i}")
+    } else {
+        kind.to_string()
+    }
+}
+
 pub fn judge(spec: &StreamSpec, r: &StreamResult) -> Vec<CheckResult> {
     let mut out = Vec::new();
     for (i, check) in spec.checks.iter().enumerate() {
         let kind = check.kind();
-        let same_kind = spec.checks.iter().filter(|c| c.kind() == kind).count();
-        let name = if same_kind > 1 {
-            format!("{kind}_{i}")
-        } else {
-            kind.to_string()
-        };
+        let name = check_name(spec, i);
         let (passed, observed, threshold, message) = match &r.error {
             Some(e) => (
                 None,
@@ -625,6 +631,10 @@ fn judge_one(
 ) -> (bool, serde_json::Value, String, Option<String>) {
     let l = &r.latency;
     match check {
+        StreamCheck::History(_) => {
+            let o = crate::rules::Outcome::judged_later();
+            (true, o.observed, o.threshold, o.message)
+        }
         StreamCheck::Latency { p50, p95, p99, max } => {
             let bounds = [
                 ("p50", *p50, l.p50_ms),
@@ -1051,6 +1061,20 @@ mod tests {
         assert!(parse("{ name: a, topic: t, grup: g }").contains("unknown field `grup`"));
         assert!(
             parse("{ name: a, topic: t, checks: [ { latency: {} } ] }").contains("latency needs")
+        );
+        assert!(
+            parse("{ name: a, topic: t, checks: [ { change: { metric: rows, max_drop: 0.1 } } ] }")
+                .contains("a stream's metric is one of latency_p50_ms")
+        );
+        assert!(
+            parse(
+                "{ name: a, topic: t, checks: [ { anomaly: { metric: offset_lag, window: 1 } } ] }"
+            )
+            .contains("window must be at least 2")
+        );
+        assert!(
+            parse("{ name: a, topic: t, checks: [ { change: { metric: offset_lag } } ] }")
+                .contains("change needs a bound")
         );
     }
 }

@@ -393,3 +393,51 @@ fn unknown_topic_is_a_clear_runtime_error() {
         "{report}"
     );
 }
+
+#[test]
+#[ignore = "needs the Kafka-protocol broker that `make test` starts"]
+fn stream_latency_is_recorded_and_judged_against_the_previous_run() {
+    let topic = unique("dq-history");
+    let yaml = format!(
+        "streams:\n  - name: probe\n    topic: {topic}\n    probe: true\n    sample: 1s\n    checks:\n      - latency: {{ p99_max: 1s }}\n      - change: {{ metric: latency_p99_ms, max_increase: 60000 }}\n"
+    );
+    let dir = project(&yaml, &brokers());
+    let run = |as_of: &str| {
+        let run = crate::common::dq(
+            dir.path(),
+            &["streams", "--format", "json", "--as-of", as_of],
+        );
+        let report = run.json();
+        assert_valid_report(&report);
+        (run, report)
+    };
+    let (first, report) = run("2026-11-20T00:00:00Z");
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    assert_eq!(
+        check(&report, "change")["status"],
+        "insufficient_history",
+        "{report}"
+    );
+    let (second, report) = run("2026-11-21T00:00:00Z");
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    let change = check(&report, "change");
+    assert_eq!(change["status"], "pass", "{change}");
+    assert!(
+        change["message"]
+            .as_str()
+            .unwrap()
+            .contains("since the run as of 2026-11-20"),
+        "{change}"
+    );
+    let history = crate::common::dq(
+        dir.path(),
+        &["history", "stream:probe", "--metric", "latency_p99_ms"],
+    );
+    assert!(
+        history
+            .stdout
+            .contains("stream:probe  latency_p99_ms  2 runs"),
+        "{}",
+        history.stdout
+    );
+}
