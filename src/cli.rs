@@ -512,8 +512,13 @@ fn history(global: &GlobalArgs, args: HistoryArgs) -> Result<i32, DqError> {
         ),
         HistoryFormat::Text => {
             if series.is_empty() {
+                let why = if cx.record_history {
+                    "runs record it as they go"
+                } else {
+                    "this environment records none (`history: { record: false }`)"
+                };
                 eprintln!(
-                    "no history{} in {} (environment {}): runs record it as they go",
+                    "no history{} in {} (environment {}): {why}",
                     args.subject
                         .map(|s| format!(" for `{s}`"))
                         .unwrap_or_default(),
