@@ -367,3 +367,42 @@ pub fn render_text(series: &[Series]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_survive_a_parquet_round_trip_and_series_are_ordered() {
+        let at = |d: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 11, d)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        let point = |run: &str, d: u32, value: Option<f64>, status: Option<&str>| Point {
+            run_id: run.into(),
+            as_of: at(d),
+            started_at: at(d),
+            environment: "prod".into(),
+            command: "validate".into(),
+            subject: "silver.orders".into(),
+            metric: "rows".into(),
+            value,
+            status: status.map(Into::into),
+        };
+        let points = vec![
+            point("b", 2, Some(20.0), Some("fail")),
+            point("a", 1, Some(10.0), None),
+            point("c", 3, None, Some("error")),
+        ];
+        let back = from_batch(&to_batch(&points).unwrap()).unwrap();
+        assert_eq!(back, points);
+        let series = series(&back, "prod", Some("silver."), Some("rows"), 2);
+        assert_eq!(series.len(), 1);
+        let values: Vec<Option<f64>> = series[0].points.iter().map(|p| p.value).collect();
+        assert_eq!(values, vec![Some(20.0), None], "the last two, oldest first");
+        assert_eq!(sparkline(&[Some(1.0), None, Some(8.0)]), "▁ █");
+    }
+}
