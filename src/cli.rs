@@ -627,16 +627,31 @@ fn plan(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
                 ));
             }
         }
+        let is_history = |c: &&crate::engine::PreparedCheck| {
+            matches!(c.meta.kind.as_str(), "change" | "anomaly")
+        };
         let meta: Vec<&str> = d
             .checks
             .iter()
-            .filter(|c| c.slots.is_empty() && c.compiled.query.is_none())
+            .filter(|c| c.slots.is_empty() && c.compiled.query.is_none() && !is_history(c))
             .map(|c| c.meta.name.as_str())
             .collect();
         if !meta.is_empty() {
             out.push_str(&format!(
                 "-- no scan (schema / listing): {}\n",
                 meta.join(", ")
+            ));
+        }
+        let history: Vec<&str> = d
+            .checks
+            .iter()
+            .filter(is_history)
+            .map(|c| c.meta.name.as_str())
+            .collect();
+        if !history.is_empty() {
+            out.push_str(&format!(
+                "-- against the metric history, after the run: {}\n",
+                history.join(", ")
             ));
         }
         out.push('\n');
