@@ -400,7 +400,7 @@ impl Accumulator for Counts {
                     {
                         let (n, holds) = d.truth(schema, expr, memo)?;
                         if n > 0 && self.plan.sampling.is_some() {
-                            evaluated = Some(d.row_mask(&values[c], &holds)?);
+                            evaluated = Some(d.row_mask(&holds)?);
                         }
                         break 'count n;
                     }
@@ -464,7 +464,13 @@ struct Distinct {
     weights: Vec<i64>,
     /// Each value's number in the column's [`ValueIds`].
     ids: Vec<Slot>,
+    /// For each row of the batch, the index of its value in `values` ([`NULL_ROW`] for a
+    /// NULL): failing rows are then found without comparing a string again.
+    rows: Vec<u32>,
 }
+
+/// A NULL row in [`Distinct::rows`].
+const NULL_ROW: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 enum Slot {
@@ -477,12 +483,13 @@ enum Slot {
 impl Distinct {
     /// None when the column has more than [`MAX_DISTINCT`] distinct values in the batch.
     fn of(array: &ArrayRef, seen: &mut ValueIds) -> Option<Distinct> {
-        let (values, weights): (Vec<Option<&str>>, Vec<i64>) = match array.data_type() {
-            DataType::Utf8View => distinct_string_views(array.as_string_view())?,
-            DataType::Utf8 => distinct_strings(array.as_string::<i32>())?,
-            DataType::LargeUtf8 => distinct_strings(array.as_string::<i64>())?,
-            _ => return None,
-        };
+        let (values, weights, rows): (Vec<Option<&str>>, Vec<i64>, Vec<u32>) =
+            match array.data_type() {
+                DataType::Utf8View => distinct_string_views(array.as_string_view())?,
+                DataType::Utf8 => distinct_strings(array.as_string::<i32>())?,
+                DataType::LargeUtf8 => distinct_strings(array.as_string::<i64>())?,
+                _ => return None,
+            };
         let ids = values
             .iter()
             .map(|v| match v {
@@ -499,35 +506,25 @@ impl Distinct {
             values,
             weights,
             ids,
+            rows,
         })
     }
 
     /// Which rows of `column` (the column these distinct values came from) have a value
     /// for which `holds` is true: the failing rows, without evaluating the predicate again.
-    fn row_mask(&self, column: &ArrayRef, holds: &[bool]) -> Result<ArrayRef> {
-        let mut failing: Vec<&str> = Vec::new();
-        let mut null_fails = false;
+    fn row_mask(&self, holds: &[bool]) -> Result<ArrayRef> {
         let strings = self.values.as_ref();
-        for (i, h) in holds.iter().enumerate() {
-            if !*h {
-                continue;
-            }
-            if strings.is_null(i) {
-                null_fails = true;
+        let null_fails = holds
+            .iter()
+            .enumerate()
+            .any(|(i, h)| *h && strings.is_null(i));
+        let mask = datafusion::arrow::array::BooleanArray::from_iter(self.rows.iter().map(|&r| {
+            Some(if r == NULL_ROW {
+                null_fails
             } else {
-                failing.push(string_at(strings, i));
-            }
-        }
-        let mask: datafusion::arrow::array::BooleanArray = (0..column.len())
-            .map(|r| {
-                Some(if column.is_null(r) {
-                    null_fails
-                } else {
-                    let v = string_at(column.as_ref(), r);
-                    failing.contains(&v)
-                })
+                holds[r as usize]
             })
-            .collect();
+        }));
         Ok(Arc::new(mask))
     }
 
@@ -598,37 +595,37 @@ impl Distinct {
     }
 }
 
-/// The string at `i` of a string array of any of the three layouts.
-fn string_at(array: &dyn Array, i: usize) -> &str {
-    match array.data_type() {
-        DataType::Utf8View => array.as_string_view().value(i),
-        DataType::LargeUtf8 => array.as_string::<i64>().value(i),
-        _ => array.as_string::<i32>().value(i),
-    }
-}
-
 /// Distinct non-NULL values (then `None` once if there are NULLs) and their row counts.
-fn distinct_strings<'a, A>(array: A) -> Option<(Vec<Option<&'a str>>, Vec<i64>)>
+/// The rows' value indexes come third.
+type DistinctValues<'a> = (Vec<Option<&'a str>>, Vec<i64>, Vec<u32>);
+
+fn distinct_strings<'a, A>(array: A) -> Option<DistinctValues<'a>>
 where
     A: ArrayAccessor<Item = &'a str>,
 {
     let mut index: HashMap<&'a str, usize> = HashMap::with_capacity(64);
     let mut values: Vec<Option<&'a str>> = Vec::new();
     let mut weights: Vec<i64> = Vec::new();
+    let mut rows: Vec<u32> = Vec::with_capacity(array.len());
     let mut nulls = 0i64;
     for i in 0..array.len() {
         if array.is_null(i) {
             nulls += 1;
+            rows.push(NULL_ROW);
             continue;
         }
         let v = array.value(i);
         match index.get(v) {
-            Some(&j) => weights[j] += 1,
+            Some(&j) => {
+                weights[j] += 1;
+                rows.push(j as u32);
+            }
             None => {
                 if values.len() == MAX_DISTINCT {
                     return None;
                 }
                 index.insert(v, values.len());
+                rows.push(values.len() as u32);
                 values.push(Some(v));
                 weights.push(1);
             }
@@ -638,20 +635,22 @@ where
         values.push(None);
         weights.push(nulls);
     }
-    Some((values, weights))
+    Some((values, weights, rows))
 }
 
 /// [`distinct_strings`] for string views: a string of up to 12 bytes is stored whole in
 /// its 16-byte view, so the view itself is the hash key and no bytes are compared.
-fn distinct_string_views(array: &StringViewArray) -> Option<(Vec<Option<&str>>, Vec<i64>)> {
+fn distinct_string_views(array: &StringViewArray) -> Option<DistinctValues<'_>> {
     let mut inline: HashMap<u128, usize> = HashMap::with_capacity(64);
     let mut long: HashMap<&str, usize> = HashMap::new();
     let mut values: Vec<Option<&str>> = Vec::new();
     let mut weights: Vec<i64> = Vec::new();
+    let mut rows: Vec<u32> = Vec::with_capacity(array.len());
     let mut nulls = 0i64;
     for (i, view) in array.views().iter().enumerate() {
         if array.is_null(i) {
             nulls += 1;
+            rows.push(NULL_ROW);
             continue;
         }
         let next = values.len();
@@ -668,12 +667,13 @@ fn distinct_string_views(array: &StringViewArray) -> Option<(Vec<Option<&str>>, 
             weights.push(0);
         }
         weights[slot] += 1;
+        rows.push(slot as u32);
     }
     if nulls > 0 {
         values.push(None);
         weights.push(nulls);
     }
-    Some((values, weights))
+    Some((values, weights, rows))
 }
 
 /// A value of an ordered column type, compared the way arrow's comparison kernels do

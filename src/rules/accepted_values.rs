@@ -81,6 +81,21 @@ mod tests {
         );
         assert!(!o.passed);
         assert_eq!(o.failed_rows, Some(1));
+        // The example is the failing row itself (found through the column's distinct values).
+        assert_eq!(o.samples.len(), 1, "{o:?}");
+        assert_eq!(o.samples[0]["status"], "bogus", "{o:?}");
+        // Several failing values: the first failing rows in value order, and only those.
+        let o = check(
+            orders(),
+            "accepted_values: { column: status, values: [placed, delivered], allow_null: false }",
+        );
+        assert_eq!(o.failed_rows, Some(4), "{o:?}");
+        let shown: Vec<&str> = o
+            .samples
+            .iter()
+            .map(|r| r["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(shown, ["bogus", "cancelled", "shipped"], "{o:?}");
     }
 
     #[test]
