@@ -17,6 +17,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::rules::{DatasetSpec, TableFormat};
 use crate::engine::listing::PartitionFilter;
+use crate::engine::store;
 
 pub use crate::facts::{DatasetFacts, Files};
 
@@ -29,6 +30,54 @@ pub struct ReadScope<'a> {
     pub as_of: DateTime<Utc>,
     /// `--snapshot-at`: Delta tables as of this instant.
     pub snapshot_at: Option<DateTime<Utc>>,
+}
+
+/// A dataset's store, reached once by either table source.
+pub(crate) struct DatasetStore {
+    /// The dataset's location as a person reads it (credentials redacted).
+    pub shown: String,
+    pub store: Arc<dyn object_store::ObjectStore>,
+    /// `scheme://authority/` of the store (`file:///` for local files).
+    pub store_url: String,
+    /// What to print before an object's path (`/` for local files, `s3://bucket/`).
+    pub root: String,
+}
+
+/// Makes sure the session can reach the dataset at `url` and returns its store; a local
+/// path that does not exist is an error naming it.
+pub(crate) fn open_store(
+    session: &SessionContext,
+    url: &url::Url,
+    storage_options: &std::collections::BTreeMap<String, String>,
+) -> Result<DatasetStore, String> {
+    let shown = store::redact(url.as_str());
+    if url.scheme() == "file" {
+        if let Ok(path) = url.to_file_path() {
+            if !path.exists() {
+                return Err(format!("path {} does not exist", path.display()));
+            }
+        }
+    }
+    store::ensure_store(session, url, storage_options).map_err(|e| format!("{shown}: {e}"))?;
+    let (store_url, root) = match url.scheme() {
+        "file" => ("file:///".to_string(), "/".to_string()),
+        scheme => {
+            let base = format!("{scheme}://{}/", url.host_str().unwrap_or_default());
+            (base.clone(), store::redact(&base))
+        }
+    };
+    let object_store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(&store_url)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let store = session
+        .runtime_env()
+        .object_store(&object_store_url)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    Ok(DatasetStore {
+        shown,
+        store,
+        store_url,
+        root,
+    })
 }
 
 /// What a table source yields: the table to register, and what the report says of it.

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::SessionContext;
 use object_store::ObjectMeta;
 
-use super::dataset::{DatasetFacts, Files, ReadScope, Resolved, has_float, parquet_format};
+use super::dataset::{
+    DatasetFacts, DatasetStore, Files, ReadScope, Resolved, has_float, open_store, parquet_format,
+};
 use crate::engine::footers;
 use crate::engine::listing::PartitionFilter;
-use crate::engine::store;
 
 /// Reads one snapshot of a Delta table: the files its log names (those whose partition
 /// values the scope admits), their footers checked like any Parquet file's.
@@ -23,21 +23,13 @@ pub async fn resolve(
     pin: Option<&crate::config::rules::SnapshotPin>,
     read: ReadScope<'_>,
 ) -> Result<Resolved, String> {
-    let shown = store::redact(url.as_str());
-    if url.scheme() == "file" {
-        if let Ok(path) = url.to_file_path() {
-            if !path.exists() {
-                return Err(format!("path {} does not exist", path.display()));
-            }
-        }
-    }
-    store::ensure_store(session, url, storage_options).map_err(|e| format!("{shown}: {e}"))?;
-    let table_url = ListingTableUrl::parse(url.as_str()).map_err(|e| format!("{shown}: {e}"))?;
+    let DatasetStore {
+        shown,
+        store: object_store,
+        store_url,
+        root,
+    } = open_store(session, url, storage_options)?;
     let state = session.state();
-    let object_store = state
-        .runtime_env()
-        .object_store(&table_url)
-        .map_err(|e| format!("{shown}: {e}"))?;
     let snapshot = super::delta::load(Arc::clone(&object_store), url, pin, &shown).await?;
     let mut files = snapshot.files;
     if let Some(scope) = read.scope {
@@ -62,13 +54,6 @@ pub async fn resolve(
         read: None,
         warnings: vec![],
         delta: Some(snapshot.read.clone()),
-    };
-    let root = match url.scheme() {
-        "file" => "/".to_string(),
-        scheme => store::redact(&format!(
-            "{scheme}://{}/",
-            url.host_str().unwrap_or_default()
-        )),
     };
     let probe = parquet_format(true);
     let found = footers::read(&state, &probe, &object_store, &objects, &root, false).await?;
@@ -100,10 +85,6 @@ pub async fn resolve(
         .iter()
         .any(|f| has_float(f.data_type()));
     let format = Arc::new(parquet_format(found.null_counts_complete && !has_floats));
-    let store_url = match url.scheme() {
-        "file" => "file:///".to_string(),
-        scheme => format!("{scheme}://{}/", url.host_str().unwrap_or_default()),
-    };
     facts.read = Some(Arc::new(Files {
         store_url: store_url.clone(),
         root,

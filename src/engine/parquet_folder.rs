@@ -15,7 +15,9 @@ use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use object_store::ObjectMeta;
 
-use super::dataset::{DatasetFacts, Files, Resolved, has_float, parquet_format};
+use super::dataset::{
+    DatasetFacts, DatasetStore, Files, Resolved, has_float, open_store, parquet_format,
+};
 use crate::config::rules::{DatasetSpec, PartitionColumn};
 use crate::engine::footers;
 use crate::engine::listing::{self, PartitionFilter};
@@ -120,24 +122,17 @@ pub async fn resolve(
     storage_options: &std::collections::BTreeMap<String, String>,
     partition_filter: Option<&PartitionFilter>,
 ) -> Result<Resolved, String> {
-    let shown = store::redact(url.as_str());
-    if url.scheme() == "file" {
-        if let Ok(path) = url.to_file_path() {
-            if !path.exists() {
-                return Err(format!("path {} does not exist", path.display()));
-            }
-        }
-    }
-    store::ensure_store(session, url, storage_options).map_err(|e| format!("{shown}: {e}"))?;
+    let DatasetStore {
+        shown,
+        store: object_store,
+        store_url,
+        root,
+    } = open_store(session, url, storage_options)?;
     let table_ref = TableReference::partial(spec.layer.as_str(), spec.name.as_str());
     let table_url = ListingTableUrl::parse(url.as_str())
         .map_err(|e| format!("{shown}: {e}"))?
         .with_table_ref(table_ref.clone());
     let state = session.state();
-    let object_store = state
-        .runtime_env()
-        .object_store(&table_url)
-        .map_err(|e| format!("{shown}: {e}"))?;
     let cannot_list = |e: String| format!("cannot list {shown}: {}", store::explain(&e));
     let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
     let mut warnings = Vec::new();
@@ -204,13 +199,6 @@ pub async fn resolve(
         delta: None,
     };
     let probe = parquet_format(true);
-    let root = match url.scheme() {
-        "file" => "/".to_string(),
-        scheme => store::redact(&format!(
-            "{scheme}://{}/",
-            url.host_str().unwrap_or_default()
-        )),
-    };
     let found = footers::read(&state, &probe, &object_store, &objects, &root, true).await?;
     facts.null_free_columns = found.null_free.clone();
     let file_schema = found.schema.clone();
@@ -232,10 +220,7 @@ pub async fn resolve(
         .any(|f| has_float(f.data_type()));
     let format = Arc::new(parquet_format(found.null_counts_complete && !has_floats));
     facts.read = Some(Arc::new(Files {
-        store_url: match url.scheme() {
-            "file" => "file:///".to_string(),
-            scheme => format!("{scheme}://{}/", url.host_str().unwrap_or_default()),
-        },
+        store_url,
         root: root.clone(),
         objects: objects.clone(),
         schema: file_schema.clone(),

@@ -63,88 +63,92 @@ fn stream_value(report: &Report, stream: &str, metric: &str) -> Result<f64, Stri
     v.ok_or_else(|| format!("stream {stream} has no {metric} in this run"))
 }
 
+/// What a history check watches: its rule, the recorded subject and metric, and the
+/// metric's value in this run. None for other checks.
+struct Watched {
+    rule: HistoryRule,
+    subject: String,
+    metric: String,
+    value: Result<f64, String>,
+}
+
+fn watched(report: &Report, rules: &RuleSet, c: &CheckResult) -> Option<Watched> {
+    if let Some((stream, rule)) = stream_rule(rules, c) {
+        let metric = match &rule {
+            HistoryRule::Change(r) => r.metric.clone(),
+            HistoryRule::Anomaly(r) => r.metric.clone(),
+        };
+        return Some(Watched {
+            value: stream_value(report, stream, &metric),
+            subject: format!("stream:{stream}"),
+            metric,
+            rule,
+        });
+    }
+    let dataset = c.dataset.as_deref()?;
+    let rule = rules
+        .dataset(dataset)
+        .and_then(|d| d.checks.iter().find(|s| s.name == c.name))
+        .and_then(|s| s.rule.history())?;
+    let target = history_metric(match &rule {
+        HistoryRule::Change(r) => &r.metric,
+        HistoryRule::Anomaly(r) => &r.metric,
+    })
+    .ok()?;
+    let (subject, figure) = match &target {
+        HistoryMetric::Dataset(figure) => (dataset.to_string(), *figure),
+        HistoryMetric::Check { name, figure } => (format!("{dataset}.{name}"), *figure),
+    };
+    Some(Watched {
+        value: current_value(report, dataset, &target),
+        subject,
+        metric: figure.to_string(),
+        rule,
+    })
+}
+
 /// Judges every history check of `report` against `points` (earlier runs).
 pub fn judge_all(report: &mut Report, rules: &RuleSet, points: &[Point]) {
     let as_of = DateTime::parse_from_rfc3339(&report.as_of)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|_| Utc::now());
-    let current = report.clone();
+    // What each history check watches, read from the run before any result changes.
+    let watched: Vec<Option<Watched>> = report
+        .checks
+        .iter()
+        .map(|c| {
+            (c.status != Status::Error)
+                .then(|| watched(report, rules, c))
+                .flatten()
+        })
+        .collect();
     let mut trends = Vec::new();
-    for c in report.checks.iter_mut() {
-        if c.status == Status::Error {
-            continue;
-        }
-        if let Some((stream, rule)) = stream_rule(rules, c) {
-            let metric = match &rule {
-                HistoryRule::Change(r) => r.metric.clone(),
-                HistoryRule::Anomaly(r) => r.metric.clone(),
-            };
-            let subject = format!("stream:{stream}");
-            let value = match stream_value(&current, stream, &metric) {
-                Ok(v) => v,
-                Err(e) => {
-                    set(c, Status::Error, serde_json::Value::Null, String::new(), e);
-                    continue;
-                }
-            };
-            let past =
-                judge::baseline(points, &report.environment, &subject, &metric, &c.id, as_of);
-            match &rule {
-                HistoryRule::Change(r) => change(c, r, value, &past, as_of),
-                HistoryRule::Anomaly(r) => anomaly(c, r, value, &past, as_of),
-            }
-            trends.push(trend(
-                points,
-                &report.environment,
-                &subject,
-                &metric,
-                c,
-                value,
-                as_of,
-            ));
-            continue;
-        }
-        let Some(dataset) = c.dataset.clone() else {
-            continue;
-        };
-        let Some(rule) = rules
-            .dataset(&dataset)
-            .and_then(|d| d.checks.iter().find(|s| s.name == c.name))
-            .and_then(|s| s.rule.history())
-        else {
-            continue;
-        };
-        if c.status == Status::Error {
-            continue;
-        }
-        let metric = match &rule {
-            HistoryRule::Change(r) => &r.metric,
-            HistoryRule::Anomaly(r) => &r.metric,
-        };
-        let Ok(target) = history_metric(metric) else {
-            continue;
-        };
-        let (subject, figure) = match &target {
-            HistoryMetric::Dataset(figure) => (dataset.clone(), *figure),
-            HistoryMetric::Check { name, figure } => (format!("{dataset}.{name}"), *figure),
-        };
-        let value = match current_value(&current, &dataset, &target) {
+    for (c, w) in report.checks.iter_mut().zip(watched) {
+        let Some(w) = w else { continue };
+        let value = match w.value {
             Ok(v) => v,
             Err(e) => {
                 set(c, Status::Error, serde_json::Value::Null, String::new(), e);
                 continue;
             }
         };
-        let past = judge::baseline(points, &report.environment, &subject, figure, &c.id, as_of);
-        match &rule {
+        let past = judge::baseline(
+            points,
+            &report.environment,
+            &w.subject,
+            &w.metric,
+            &c.id,
+            as_of,
+        );
+        match &w.rule {
             HistoryRule::Change(r) => change(c, r, value, &past, as_of),
             HistoryRule::Anomaly(r) => anomaly(c, r, value, &past, as_of),
         }
         trends.push(trend(
             points,
             &report.environment,
-            &subject,
-            figure,
+            &w.subject,
+            &w.metric,
             c,
             value,
             as_of,
@@ -197,15 +201,8 @@ fn trend(
         .filter(|p| *p.subject == *c.id && &*p.metric == "observed")
         .filter_map(|p| p.status.as_deref().map(|s| (&*p.run_id, s)))
         .collect();
-    let mut past: Vec<&Point> = points
-        .iter()
-        .filter(|p| {
-            &*p.environment == environment
-                && &*p.subject == subject
-                && &*p.metric == metric
-                && p.as_of < as_of
-        })
-        .collect();
+    let mut past: Vec<&Point> =
+        judge::earlier(points, environment, subject, metric, as_of).collect();
     past.sort_by_key(|p| (p.as_of, p.started_at));
     let skip = past.len().saturating_sub(30);
     let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

@@ -24,6 +24,23 @@ pub struct Past {
     pub value: f64,
 }
 
+/// The recorded points of `subject`/`metric` in runs of `environment` evaluated before
+/// `as_of`, in no particular order.
+pub fn earlier<'a>(
+    points: &'a [Point],
+    environment: &'a str,
+    subject: &'a str,
+    metric: &'a str,
+    as_of: DateTime<Utc>,
+) -> impl Iterator<Item = &'a Point> {
+    points.iter().filter(move |p| {
+        &*p.environment == environment
+            && &*p.subject == subject
+            && &*p.metric == metric
+            && p.as_of < as_of
+    })
+}
+
 /// The earlier values of `subject`/`metric` usable as a baseline for the check `check_id`,
 /// oldest first: runs of `environment` evaluated before `as_of`, with a value, in which
 /// the check `check_id` did not warn or fail. When a run recorded the metric twice (two
@@ -45,16 +62,8 @@ pub fn baseline(
         })
         .map(|p| &*p.run_id)
         .collect();
-    let mut out: Vec<Past> = points
-        .iter()
-        .filter(|p| {
-            &*p.environment == environment
-                && &*p.subject == subject
-                && &*p.metric == metric
-                && p.as_of < as_of
-                && p.status.as_deref() != Some("error")
-                && !flagged.contains(&*p.run_id)
-        })
+    let mut out: Vec<Past> = earlier(points, environment, subject, metric, as_of)
+        .filter(|p| p.status.as_deref() != Some("error") && !flagged.contains(&*p.run_id))
         .filter_map(|p| {
             p.value.map(|value| Past {
                 as_of: p.as_of,

@@ -336,17 +336,7 @@ fn azure_report_equals_local_report() {
 /// locally and from `remote_lake`.
 fn delta_project(remote_lake: &str, storage: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let python = std::env::var("DQ_TEST_PYTHON").expect("run through `make test`");
-    let out = Command::new(python)
-        .arg(crate::common::repo().join("tests/delta/write_tables.py"))
-        .arg(dir.path().join("lake"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::write_delta_tables(&dir.path().join("lake"));
     std::fs::write(
         dir.path().join("dq.yaml"),
         format!(

@@ -172,3 +172,24 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The Python of the test tools (pyarrow, DuckDB, deltalake …) that `make test` installs.
+pub fn python() -> String {
+    std::env::var("DQ_TEST_PYTHON").expect("DQ_TEST_PYTHON is not set: run through `make test`")
+}
+
+/// Writes the delta-rs tables of `tests/delta/write_tables.py` under `lake`; returns what
+/// delta-rs read from them.
+pub fn write_delta_tables(lake: &Path) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(repo().join("tests/delta/write_tables.py"))
+        .arg(lake)
+        .output()
+        .expect("run the Delta writer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

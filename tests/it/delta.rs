@@ -6,28 +6,16 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{Run, assert_valid_report, dq, repo};
+use crate::common::{Run, assert_valid_report, dq};
 
-fn python() -> String {
-    std::env::var("DQ_TEST_PYTHON").expect("DQ_TEST_PYTHON is not set: run through `make test`")
-}
+use crate::common::python;
 
 /// A project whose lake holds the delta-rs table `silver.orders` (four versions, see the
 /// script) and a Parquet dataset `gold.daily` written by pyarrow; returns what delta-rs read.
 fn project(rules: &str) -> (tempfile::TempDir, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let out = Command::new(python())
-        .arg(repo().join("tests/delta/write_tables.py"))
-        .arg(&lake)
-        .output()
-        .expect("run the Delta writer");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let truth: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let truth = crate::common::write_delta_tables(&lake);
     // A gold dataset in plain Parquet, for a reconciliation across formats: the table's rows
     // per day at its newest version (2026-11-29: 80, 2026-11-30: 50).
     let gold = r#"

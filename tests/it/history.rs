@@ -73,8 +73,7 @@ fn reference(
     min_history: usize,
     weekly: bool,
 ) -> serde_json::Value {
-    let python = std::env::var("DQ_TEST_PYTHON").expect("run through `make test`");
-    let out = std::process::Command::new(python)
+    let out = std::process::Command::new(crate::common::python())
         .arg(repo().join("tests/history/reference.py"))
         .arg(dir.join(".dq/history"))
         .args(["silver.events", "rows", &format!("silver.events.{check}")])

@@ -135,9 +135,7 @@ fn policy_decides_what_blocks() {
     );
 }
 
-fn python() -> String {
-    std::env::var("DQ_TEST_PYTHON").expect("DQ_TEST_PYTHON is not set: run through `make test`")
-}
+use crate::common::python;
 
 #[test]
 #[ignore = "needs the Python parsers that `make test` installs"]

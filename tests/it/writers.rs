@@ -11,9 +11,7 @@
 
 use crate::common::{dq, repo};
 
-fn python() -> String {
-    std::env::var("DQ_TEST_PYTHON").expect("DQ_TEST_PYTHON is not set: run through `make test`")
-}
+use crate::common::python;
 
 fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
