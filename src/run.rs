@@ -32,6 +32,18 @@ impl Context {
     pub fn load(project: Project, env: Option<&str>, as_of: Option<&str>) -> Result<Context> {
         let (env_name, environment) = project.environment(env)?;
         let environment = environment.clone();
+        if let Some(text) = &environment.history.retention {
+            if crate::duration::parse_duration(text).is_err() {
+                return Err(DqError::Config(vec![crate::error::Diagnostic::new(
+                    &project.file,
+                    0,
+                    0,
+                    format!(
+                        "environment `{env_name}`: history.retention `{text}` is not a duration (e.g. 400d)"
+                    ),
+                )]));
+            }
+        }
         // `${VAR}`s are expanded when streams run, so `dq validate` does not need them.
         let kafka = environment.kafka.clone();
         // Kafka secrets are registered once expanded, when streams run.

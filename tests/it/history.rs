@@ -289,6 +289,21 @@ fn retention_deletes_runs_evaluated_too_long_before() {
     kept.sort();
     // Days 2, 3 and 4 are within two days of day 4.
     assert_eq!(kept, ["20261104", "20261105", "20261106"]);
+
+    // A retention that is not a duration is a config error (exit 2), before any scan.
+    std::fs::write(
+        dir.path().join("dq.yaml"),
+        "default_env: t\nenvironments:\n  t: { lake: ./lake, history: { retention: forever } }\n",
+    )
+    .unwrap();
+    let run = dq(dir.path(), &["validate"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("history.retention `forever` is not a duration"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
