@@ -111,6 +111,19 @@ pub enum Command {
     /// .dq/history). SUBJECT is a dataset (`silver.orders`), a check id
     /// (`silver.orders.not_null(email)`) or a prefix of one; all subjects without it.
     History(HistoryArgs),
+    /// Run a Ballista scheduler for dq's cluster (`engine: { ballista: "df://HOST:50050" }`).
+    ///
+    /// The scheduler receives dq's queries from `dq validate --engine df://HOST:PORT` and
+    /// hands their tasks to the executors that register with it. It needs no credentials
+    /// for the lake's data, only the cloud environment variables to plan its files.
+    Scheduler(SchedulerArgs),
+    /// Run a Ballista executor for dq's cluster, registered with a scheduler.
+    ///
+    /// Executors read the lake: give each the cloud credentials in its own environment
+    /// (AWS_*, AZURE_STORAGE_*, GOOGLE_APPLICATION_CREDENTIALS, as for `dq validate`);
+    /// plans never carry them. Two ports: `--bind-port` (Arrow Flight, where results are
+    /// fetched) and `--bind-grpc-port` (the scheduler's calls).
+    Executor(ExecutorArgs),
     /// Write the deterministic sample lake (or a larger one for benchmarks).
     SampleLake {
         /// Output directory.
@@ -128,6 +141,44 @@ pub enum Command {
         #[arg(long)]
         defects: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:50050", value_name = "HOST:PORT")]
+    pub bind: std::net::SocketAddr,
+    /// The host name clients and executors reach this scheduler by.
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler to register with, `df://HOST:PORT`.
+    #[arg(long, default_value = "df://localhost:50050", value_name = "URL")]
+    pub scheduler: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0", value_name = "HOST")]
+    pub bind_host: String,
+    /// Arrow Flight port (results and shuffle data are fetched here).
+    #[arg(long, default_value_t = 50051, value_name = "PORT")]
+    pub bind_port: u16,
+    /// gRPC port for the scheduler's calls.
+    #[arg(long, default_value_t = 50052, value_name = "PORT")]
+    pub bind_grpc_port: u16,
+    /// The host name the scheduler and other executors reach this executor by.
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+    /// Tasks run at once (default: the machine's cores).
+    #[arg(long, value_name = "N")]
+    pub concurrent_tasks: Option<usize>,
+    /// Folder for shuffle and spill files (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<String>,
+    /// Memory for query operators, e.g. `8GB` (default: a share of the machine's memory).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +219,11 @@ pub struct SelectArgs {
     /// is given. A dataset's own `snapshot` pin wins. RFC 3339 or a date.
     #[arg(long, value_name = "TIMESTAMP")]
     pub snapshot_at: Option<String>,
+    /// Where queries run: `local` (this process), `df://HOST:PORT` (a Ballista cluster's
+    /// scheduler, see `dq scheduler` / `dq executor`) or `standalone` (a Ballista scheduler
+    /// and executor inside this process). Default: the environment's `engine:`, else local.
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -345,6 +401,46 @@ fn run(cli: Cli) -> Result<i32, DqError> {
         Command::Readiness(args) => validate(&cli.global, args, "readiness"),
         Command::Streams(args) => validate(&cli.global, args, "streams"),
         Command::Lint(select) => lint(&cli.global, select),
+        Command::Scheduler(args) => {
+            runtime()?.block_on(crate::engine::cluster::node::run_scheduler(
+                args.bind,
+                args.external_host,
+            ))?;
+            Ok(0)
+        }
+        Command::Executor(args) => {
+            let (scheduler_host, scheduler_port) = match crate::engine::cluster::Engine::parse(
+                &args.scheduler,
+                std::time::Duration::from_secs(60),
+            )
+            .map_err(|e| DqError::Usage(format!("--scheduler: {e}")))?
+            {
+                crate::engine::cluster::Engine::Ballista { host, port, .. } => (host, port),
+                _ => {
+                    return Err(DqError::Usage(
+                        "--scheduler: give the scheduler's address, df://HOST:PORT".into(),
+                    ));
+                }
+            };
+            let memory_limit = match &args.memory_limit {
+                Some(text) => Some(crate::run::parse_size(text).map_err(DqError::Usage)? as u64),
+                None => None,
+            };
+            runtime()?.block_on(crate::engine::cluster::node::run_executor(
+                crate::engine::cluster::node::ExecutorOptions {
+                    scheduler_host,
+                    scheduler_port,
+                    bind_host: args.bind_host,
+                    port: args.bind_port,
+                    grpc_port: args.bind_grpc_port,
+                    external_host: args.external_host,
+                    concurrent_tasks: args.concurrent_tasks,
+                    work_dir: args.work_dir,
+                    memory_limit,
+                },
+            ))?;
+            Ok(0)
+        }
         Command::History(args) => history(&cli.global, args),
         Command::Plan(select) => plan(&cli.global, select),
         Command::Checks => {
@@ -372,6 +468,9 @@ fn context(global: &GlobalArgs, select: &SelectArgs) -> Result<Context, DqError>
         if select.as_of.is_none() {
             cx.options.as_of = at;
         }
+    }
+    if let Some(engine) = &select.engine {
+        cx.use_engine(engine)?;
     }
     Ok(cx)
 }
@@ -490,6 +589,7 @@ fn history(global: &GlobalArgs, args: HistoryArgs) -> Result<i32, DqError> {
             datasets: vec![],
             as_of: None,
             snapshot_at: None,
+            engine: None,
         },
     )?;
     let store = cx.history_store().map_err(DqError::Runtime)?;
@@ -536,8 +636,9 @@ fn history(global: &GlobalArgs, args: HistoryArgs) -> Result<i32, DqError> {
 fn lint(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
     let cx = context(global, &select)?;
     let rt = runtime()?;
+    // Nothing is scanned: the plans are made here, for the engine that would run them.
     let prepared = rt.block_on(async {
-        let session = cx.session()?;
+        let session = crate::engine::session(cx.options.memory_limit)?;
         cx.prepare(&session).await
     })?;
     let mut code = 0;
@@ -579,11 +680,21 @@ fn lint(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
 fn plan(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
     let cx = context(global, &select)?;
     let rt = runtime()?;
+    // Nothing is scanned: the plans are made here, for the engine that would run them.
     let prepared = rt.block_on(async {
-        let session = cx.session()?;
+        let session = crate::engine::session(cx.options.memory_limit)?;
         cx.prepare(&session).await
     })?;
-    let mut out = String::new();
+    let distributed = cx.options.engine.is_distributed();
+    let mut out = format!("-- engine: {}\n", cx.options.engine.describe());
+    if distributed {
+        out.push_str(
+            "-- this process lists each dataset and reads its footers; every query below runs on the\n\
+             -- cluster, which reads exactly the files listed here; failing-row examples come from a\n\
+             -- limited query per failed check\n",
+        );
+    }
+    out.push('\n');
     for d in &prepared.datasets {
         let fused_checks = d.checks.iter().filter(|c| !c.slots.is_empty()).count();
         let own: Vec<_> = d
@@ -601,7 +712,12 @@ fn plan(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
             if d.reported { "" } else { " (read for reconciliations)" },
             own.len()
         ));
-        if d.fused.has_row_predicates() {
+        if d.fused.has_row_predicates() && distributed {
+            out.push_str(
+                "-- dq_count_true(p0, …) counts the rows where each row-level predicate holds, on every\n\
+                 -- executor, and the counts are summed\n",
+            );
+        } else if d.fused.has_row_predicates() {
             out.push_str(
                 "-- dq_count_true(p0, …) counts the rows where each row-level predicate holds; per batch, a\n\
                  -- predicate is skipped when column min/max and null counts rule it out, and evaluated once\n\
@@ -615,7 +731,9 @@ fn plan(global: &GlobalArgs, select: SelectArgs) -> Result<i32, DqError> {
         }
         for c in &own {
             if let Some(q) = &c.compiled.query {
-                let note = if c.compiled.distinct_keys.is_some() {
+                let note = if c.compiled.distinct_keys.is_some() && distributed {
+                    " (a grouped count on the executors: no key reaches this process)"
+                } else if c.compiled.distinct_keys.is_some() {
                     " (first an ordered or hashing pass over the key; this grouped query runs only if a key repeats)"
                 } else {
                     ""

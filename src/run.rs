@@ -25,6 +25,8 @@ pub struct Context {
     pub history: crate::config::project::HistorySettings,
     /// Record this run's metrics (off with `--no-history` or `history: { record: false }`).
     pub record_history: bool,
+    /// The environment's `engine:`, for `--engine` to override.
+    pub engine_setting: Option<crate::config::project::EngineSetting>,
 }
 
 impl Context {
@@ -86,6 +88,16 @@ impl Context {
             Some(text) => Some(parse_size(text).map_err(DqError::Usage)?),
             None => None,
         };
+        let engine =
+            crate::config::project::EngineSetting::resolve(environment.engine.as_ref(), None)
+                .map_err(|e| {
+                    DqError::Config(vec![crate::error::Diagnostic::new(
+                        &project.file,
+                        0,
+                        0,
+                        format!("environment `{env_name}`: {e}"),
+                    )])
+                })?;
         let options = RunOptions {
             project_root: project.root.clone(),
             lake: environment.lake.clone(),
@@ -97,8 +109,10 @@ impl Context {
             memory_limit,
             verify_files: false,
             snapshot_at: None,
+            engine,
         };
         Ok(Context {
+            engine_setting: environment.engine.clone(),
             project,
             env_name,
             rules,
@@ -159,8 +173,19 @@ impl Context {
         )
     }
 
-    pub fn session(&self) -> Result<datafusion::prelude::SessionContext> {
-        engine::session(self.options.memory_limit)
+    /// `--engine`: run on another engine than the environment names.
+    pub fn use_engine(&mut self, text: &str) -> Result<()> {
+        self.options.engine = crate::config::project::EngineSetting::resolve(
+            self.engine_setting.as_ref(),
+            Some(text),
+        )
+        .map_err(|e| DqError::Usage(format!("--engine: {e}")))?;
+        Ok(())
+    }
+
+    /// A session on the run's engine; a cluster that does not answer is exit 3.
+    pub async fn session(&self) -> Result<datafusion::prelude::SessionContext> {
+        engine::cluster::session(&self.options.engine, self.options.memory_limit).await
     }
 
     pub async fn prepare(&self, session: &datafusion::prelude::SessionContext) -> Result<Prepared> {
@@ -209,7 +234,7 @@ impl Context {
             }
             _ => None,
         };
-        let session = self.session()?;
+        let session = self.session().await?;
         let prepared = if mode == Mode::Streams {
             None
         } else {

@@ -46,6 +46,53 @@ pub struct Environment {
     /// Where run metrics are recorded (see `dq history`).
     #[serde(default)]
     pub history: HistorySettings,
+    /// Where queries run: `local` (default) or `{ ballista: "df://scheduler:50050" }`.
+    pub engine: Option<EngineSetting>,
+}
+
+/// `engine:` of an environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum EngineSetting {
+    /// `local` or `standalone`.
+    Name(String),
+    Ballista(BallistaSetting),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BallistaSetting {
+    /// The scheduler, `df://host:port` (`${VAR}` expanded).
+    pub ballista: String,
+    /// How long the scheduler may take to accept a connection (default `10s`).
+    pub connect_timeout: Option<String>,
+}
+
+impl EngineSetting {
+    /// The engine this setting names; `override_with` (`--engine`) wins.
+    pub fn resolve(
+        setting: Option<&EngineSetting>,
+        override_with: Option<&str>,
+    ) -> std::result::Result<crate::engine::cluster::Engine, String> {
+        let timeout_text = match setting {
+            Some(EngineSetting::Ballista(b)) => b.connect_timeout.as_deref(),
+            _ => None,
+        };
+        let timeout = match timeout_text {
+            Some(t) => crate::duration::parse_duration(t)
+                .map_err(|e| format!("engine.connect_timeout: {e}"))?,
+            None => std::time::Duration::from_secs(10),
+        };
+        let text = match (override_with, setting) {
+            (Some(text), _) => text.to_string(),
+            (None, None) => "local".to_string(),
+            (None, Some(EngineSetting::Name(name))) => name.clone(),
+            (None, Some(EngineSetting::Ballista(b))) => {
+                expand_env(&b.ballista).map_err(|e| format!("engine.ballista: {e}"))?
+            }
+        };
+        crate::engine::cluster::Engine::parse(&text, timeout)
+    }
 }
 
 /// `history:` of an environment.

@@ -30,6 +30,8 @@ pub struct ReadScope<'a> {
     pub as_of: DateTime<Utc>,
     /// `--snapshot-at`: Delta tables as of this instant.
     pub snapshot_at: Option<DateTime<Utc>>,
+    /// The table goes to a cluster: it must be the explicit list of the files read.
+    pub distributed: bool,
 }
 
 /// A dataset's store, reached once by either table source.
@@ -105,8 +107,19 @@ pub async fn register(
                     .collect();
                 PartitionFilter::from_scope(session, scope, &columns, read.as_of)
             });
-            super::parquet_folder::resolve(session, spec, url, storage_options, filter.as_ref())
-                .await
+            let resolved = super::parquet_folder::resolve(
+                session,
+                spec,
+                url,
+                storage_options,
+                filter.as_ref(),
+            )
+            .await?;
+            if read.distributed {
+                super::parquet_folder::as_file_list(spec, url, resolved)
+            } else {
+                Ok(resolved)
+            }
         }
         TableFormat::Delta { snapshot } => {
             let pin = super::delta::version_to_read(snapshot.as_ref(), read.snapshot_at);

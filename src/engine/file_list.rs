@@ -65,6 +65,27 @@ impl FileListTable {
     }
 }
 
+/// What a [`FileListTable`] is made of (for sending it to a cluster).
+pub struct FileListParts<'a> {
+    pub store_url: &'a ObjectStoreUrl,
+    pub file_schema: &'a SchemaRef,
+    pub partition_fields: &'a [FieldRef],
+    pub files: &'a [ListedFile],
+    pub statistics_are_proof: bool,
+}
+
+impl FileListTable {
+    pub fn parts(&self) -> FileListParts<'_> {
+        FileListParts {
+            store_url: &self.store_url,
+            file_schema: &self.file_schema,
+            partition_fields: &self.partition_fields,
+            files: &self.files,
+            statistics_are_proof: self.format.options().global.pruning,
+        }
+    }
+}
+
 #[async_trait]
 impl datafusion::catalog::TableProvider for FileListTable {
     fn schema(&self) -> SchemaRef {

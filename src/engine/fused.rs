@@ -131,16 +131,19 @@ impl FusedScan {
     /// `null_free` names columns statistics prove to hold no NULL, so that NULL tests on
     /// them are known false and need not read the column. With `samples` > 0 the scan also
     /// keeps each predicate's first failing rows (of the columns the scan reads anyway), in
-    /// the returned collector, keyed by [`Self::predicate_of`].
+    /// the returned collector, keyed by [`Self::predicate_of`]. Without `in_process` (a
+    /// cluster runs the plan) the predicates are counted by `dq_count_true`, which any node
+    /// decodes by name, and no examples are kept (they are queried for).
     pub fn plan(
         &self,
         state: &SessionState,
         scoped: &LogicalPlan,
         null_free: &[String],
         samples: usize,
+        in_process: bool,
     ) -> datafusion::error::Result<(LogicalPlan, Option<Arc<SampleCollector>>)> {
         let shown = self.columns_read(scoped);
-        let (counts, collector) = if self.predicates.is_empty() {
+        let (counts, collector) = if self.predicates.is_empty() || !in_process {
             (None, None)
         } else {
             match super::row_checks::call(
@@ -162,6 +165,36 @@ impl FusedScan {
             .project(self.outputs.clone())?
             .build()?;
         Ok((plan, collector))
+    }
+
+    /// The columns the in-process scan shows in its failing-row examples (see
+    /// [`super::row_checks`]), in schema order; None when it would keep none. A cluster
+    /// queries its examples with exactly these columns, so both engines show the same rows.
+    pub fn example_columns(
+        &self,
+        state: &SessionState,
+        scoped: &LogicalPlan,
+        null_free: &[String],
+    ) -> Option<Vec<String>> {
+        if self.predicates.is_empty() {
+            return None;
+        }
+        let shown = self.columns_read(scoped);
+        let (_, collector) = super::row_checks::call(
+            state,
+            scoped.schema(),
+            &self.predicates,
+            null_free,
+            Some((shown.as_slice(), 1)),
+        )
+        .ok()?;
+        collector.map(|c| {
+            c.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        })
     }
 
     /// The columns the scan's other aggregates read (`mean(amount)`): decoded anyway, so

@@ -22,6 +22,7 @@ use crate::rules::reconciliation::Tolerance;
 use crate::rules::{Compiled, FailingRows, Observed, Outcome};
 
 pub mod blame;
+pub mod cluster;
 pub mod contain;
 pub mod count_true;
 pub mod dataset;
@@ -62,6 +63,8 @@ pub struct RunOptions {
     pub verify_files: bool,
     /// Read Delta tables as of this instant instead of their newest version (`--snapshot-at`).
     pub snapshot_at: Option<DateTime<Utc>>,
+    /// Where the queries run (`engine:` / `--engine`).
+    pub engine: cluster::Engine,
 }
 
 impl RunOptions {
@@ -78,6 +81,7 @@ impl RunOptions {
             memory_limit: None,
             verify_files: false,
             snapshot_at: None,
+            engine: cluster::Engine::Local,
         }
     }
 }
@@ -100,6 +104,12 @@ pub fn clean_error(e: &datafusion::error::DataFusionError) -> String {
         }
     }
     store::scrub(&text)
+}
+
+/// dq's own aggregate functions. Plans name them, so every process that decodes a plan (a
+/// cluster's scheduler and executors) registers them.
+pub fn functions() -> Vec<datafusion::logical_expr::AggregateUDF> {
+    vec![count_true::udaf()]
 }
 
 pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, DqError> {
@@ -129,7 +139,11 @@ pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, DqError> {
     let runtime = runtime
         .build_arc()
         .map_err(|e| DqError::Runtime(e.to_string()))?;
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    let session = SessionContext::new_with_config_rt(config, runtime);
+    for f in functions() {
+        session.register_udaf(f);
+    }
+    Ok(session)
 }
 
 /// Identity and documentation of a check, carried into its result.
@@ -244,6 +258,8 @@ pub struct Prepared {
     pub failed_datasets: Vec<DatasetResult>,
     pub as_of: DateTime<Utc>,
     pub sample_failures: usize,
+    /// Queries run on a cluster: only plans it can run, nothing streamed to this process.
+    pub distributed: bool,
 }
 
 impl Prepared {
@@ -388,6 +404,7 @@ pub async fn prepare(
                 scope: spec.scope.as_deref().filter(|_| !read_whole.contains(q)),
                 as_of: options.as_of,
                 snapshot_at: options.snapshot_at,
+                distributed: options.engine.is_distributed(),
             };
             let url = store::dataset_url(&options.project_root, &options.lake, &spec.path);
             let result = match url {
@@ -525,13 +542,14 @@ pub async fn execute_with_progress(
         failed_datasets,
         as_of,
         sample_failures,
+        distributed,
     } = prepared;
     let total = datasets.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let runs = futures::future::join_all(datasets.iter().map(|d| {
         let done = &done;
         async move {
-            let run = contained_run(session, d, as_of, sample_failures).await;
+            let run = contained_run(session, d, as_of, sample_failures, distributed).await;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             progress(n, total, &d.qualified);
             run
@@ -620,10 +638,11 @@ async fn contained_run(
     d: &PreparedDataset,
     as_of: DateTime<Utc>,
     sample_failures: usize,
+    distributed: bool,
 ) -> DatasetRun {
     let what = format!("dataset {}", d.qualified);
     match contain::contain(&what, async {
-        Ok(run_dataset(session, d, as_of, sample_failures).await)
+        Ok(run_dataset(session, d, as_of, sample_failures, distributed).await)
     })
     .await
     {
@@ -650,8 +669,15 @@ async fn contained_run(
 
 /// A scan error that names the file it came from, found by reading the files one by one
 /// (DataFusion's errors about data name no file). Storage errors are left as they are.
-async fn name_the_file(session: &SessionContext, d: &PreparedDataset, error: String) -> String {
-    let Some(files) = &d.facts.read else {
+async fn name_the_file(
+    session: &SessionContext,
+    d: &PreparedDataset,
+    error: String,
+    distributed: bool,
+) -> String {
+    // On a cluster the executor's error is shown as it is: reading the files one by one
+    // here would pull the dataset through this process.
+    let Some(files) = d.facts.read.as_ref().filter(|_| !distributed) else {
         return error;
     };
     if error.contains("/")
@@ -673,6 +699,7 @@ async fn run_dataset(
     d: &PreparedDataset,
     as_of: DateTime<Utc>,
     sample_failures: usize,
+    distributed: bool,
 ) -> DatasetRun {
     let started = Instant::now();
     // Failing-row examples the fused scan kept while counting (see `samples`).
@@ -685,18 +712,27 @@ async fn run_dataset(
             &d.scoped,
             &d.facts.null_free_columns,
             sample_failures,
+            !distributed,
         ) {
             Ok((plan, found)) => {
                 examples = found;
                 match collect(session, plan).await {
                     Ok(batches) => values::first_row(&batches).map(|r| r.unwrap_or_default()),
-                    Err(e) => Err(name_the_file(session, d, e).await),
+                    Err(e) => Err(name_the_file(session, d, e, distributed).await),
                 }
             }
             Err(e) => Err(df_err(e)),
         }
     };
     let scan_ms = started.elapsed().as_millis() as u64;
+    // A cluster keeps no examples in its scan: they are queried, with the columns the
+    // in-process scan would have kept.
+    let example_columns = if distributed && sample_failures > 0 {
+        d.fused
+            .example_columns(&session.state(), &d.scoped, &d.facts.null_free_columns)
+    } else {
+        None
+    };
     let mut results = Vec::new();
     for c in &d.checks {
         let check_started = Instant::now();
@@ -721,7 +757,8 @@ async fn run_dataset(
         };
         // Uniqueness: a hashing pass proves distinct keys, or finds the duplicates among
         // the few rows whose hash repeats, without grouping every key.
-        let proven_unique = match &c.compiled.distinct_keys {
+        // On a cluster the grouped query decides: the passes stream every key to this process.
+        let proven_unique = match c.compiled.distinct_keys.as_ref().filter(|_| !distributed) {
             Some(plan) => match unique::distinct_rows(session, plan.clone(), sample_failures).await
             {
                 Ok(found) => found,
@@ -812,7 +849,16 @@ async fn run_dataset(
                     }
                 }
             } else if let Some(rows) = &c.compiled.failing_rows {
-                match query_samples(session, d, c, rows, sample_failures).await {
+                match query_samples(
+                    session,
+                    d,
+                    c,
+                    rows,
+                    sample_failures,
+                    example_columns.as_deref(),
+                )
+                .await
+                {
                     Ok(rows) => result.sample_failures = rows,
                     Err(e) => {
                         tracing::warn!(check = %c.meta.id, "could not fetch failing rows: {e}")
@@ -846,6 +892,7 @@ async fn query_samples(
     c: &PreparedCheck,
     rows: &FailingRows,
     limit: usize,
+    columns: Option<&[String]>,
 ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
     let failing = match rows {
         FailingRows::Predicate(p) => {
@@ -853,7 +900,17 @@ async fn query_samples(
                 Some(f) => and(f.clone(), p.clone()),
                 None => p.clone(),
             };
-            LogicalPlanBuilder::from(d.scoped.clone()).filter(predicate)
+            let filtered = LogicalPlanBuilder::from(d.scoped.clone()).filter(predicate);
+            match columns {
+                Some(names) => filtered.and_then(|b| {
+                    b.project(
+                        names
+                            .iter()
+                            .map(|n| Expr::Column(datafusion::common::Column::from_name(n))),
+                    )
+                }),
+                None => filtered,
+            }
         }
         FailingRows::Plan(plan) => Ok(LogicalPlanBuilder::from(plan.clone())),
     }

@@ -247,3 +247,71 @@ pub async fn resolve(
     };
     Ok(Resolved { provider, facts })
 }
+
+/// The same dataset as an explicit list of its files with typed partition values, for a
+/// cluster: its nodes read exactly these files and never list the folder themselves.
+/// Partition values are parsed as the local table types them (Hive's NULL is NULL).
+pub fn as_file_list(
+    spec: &DatasetSpec,
+    url: &url::Url,
+    resolved: Resolved,
+) -> Result<Resolved, String> {
+    let Resolved { facts, .. } = resolved;
+    let files = facts
+        .read
+        .clone()
+        .ok_or_else(|| format!("the files of {} were not listed", spec.qualified()))?;
+    let table_url = ListingTableUrl::parse(url.as_str()).map_err(|e| e.to_string())?;
+    let base = table_url.prefix();
+    let listed = files
+        .objects
+        .iter()
+        .map(|o| {
+            let relative = relative_path(&o.location, base);
+            let folders: Vec<&str> = relative.split('/').collect();
+            let partition_values = spec
+                .partitioning
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let raw = folders
+                        .get(i)
+                        .and_then(|f| f.split_once('='))
+                        .map(|(_, v)| partition_text(v))
+                        .ok_or_else(|| {
+                            format!("{relative}: no partition folder for `{}`", p.name)
+                        })?;
+                    if raw == HIVE_NULL {
+                        datafusion::common::ScalarValue::try_from(&p.data_type)
+                    } else {
+                        datafusion::common::ScalarValue::try_from_string(raw, &p.data_type)
+                    }
+                    .map_err(|e| format!("{relative}: partition `{}`: {e}", p.name))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(super::file_list::ListedFile {
+                object: o.clone(),
+                partition_values,
+                stated_rows: None,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let store_url = datafusion::execution::object_store::ObjectStoreUrl::parse(&files.store_url)
+        .map_err(|e| e.to_string())?;
+    let partition_fields = spec
+        .partitioning
+        .iter()
+        .map(|p| datafusion::arrow::datatypes::Field::new(&p.name, p.data_type.clone(), true))
+        .collect();
+    let table = super::file_list::FileListTable::new(
+        store_url,
+        Arc::clone(&files.schema),
+        partition_fields,
+        listed,
+        Arc::clone(&files.format),
+    );
+    Ok(Resolved {
+        provider: Arc::new(table),
+        facts,
+    })
+}

@@ -46,6 +46,7 @@ pub fn plan(
         failed_datasets: vec![],
         as_of: options.as_of,
         sample_failures: options.sample_failures,
+        distributed: options.engine.is_distributed(),
     };
     let lookup = |reference: &str, layer: &str| -> Result<(String, LogicalPlan), String> {
         let q = rules.resolve_name(reference, layer)?;

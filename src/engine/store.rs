@@ -126,7 +126,18 @@ pub fn ensure_store(
     if runtime.object_store(&store_url).is_ok() {
         return Ok(());
     }
-    let store: Arc<dyn ObjectStore> = match url.scheme() {
+    let store = build_store(url, options)?;
+    runtime.register_object_store(&base, store);
+    Ok(())
+}
+
+/// The store for `url`'s bucket or container, from the standard environment variables of
+/// its cloud plus `options` (an environment's `storage:`).
+pub fn build_store(
+    url: &Url,
+    options: &BTreeMap<String, String>,
+) -> Result<Arc<dyn ObjectStore>, String> {
+    Ok(match url.scheme() {
         "memory" => Arc::new(object_store::memory::InMemory::new()),
         "s3" | "s3a" => build_store!(
             object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()),
@@ -149,9 +160,7 @@ pub fn ensure_store(
                 "unsupported URL scheme `{other}://` (use a path, file://, memory://, s3://, gs:// or az://)"
             ));
         }
-    };
-    runtime.register_object_store(&base, store);
-    Ok(())
+    })
 }
 
 /// Adds what to do to an object-store error, and removes anything secret from it.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use crate::common::{DQ, Run, assert_valid_report, silver_orders};
+use crate::common::{DQ, Run, assert_valid_report, comparable, silver_orders};
 
 const SECRET: &str = "s3cr3t-never-printed";
 /// Azurite's published development-account key.
@@ -133,33 +133,6 @@ fn dq_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     run
 }
 
-/// Check results without timings and locations, for comparing two runs.
-fn comparable(report: &serde_json::Value) -> Vec<serde_json::Value> {
-    // Floating statistics to 9 significant digits: another read order (object store vs
-    // disk) may sum in another order.
-    let round = |v: &serde_json::Value| match v.as_f64() {
-        Some(f) if v.is_f64() => serde_json::json!(format!("{f:.9e}")),
-        _ => v.clone(),
-    };
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            serde_json::json!([
-                c["id"],
-                c["status"],
-                round(&c["observed"]),
-                c["failed_rows"],
-                c["rows_checked"],
-                c["threshold"],
-                // Examples are the first failing rows in value order: the same on every store.
-                c["sample_failures"]
-            ])
-        })
-        .collect()
-}
-
 /// The project validated locally and in its `remote` environment: both reports, after
 /// checking they have the same exit code and the same results check for check.
 fn local_and_remote(dir: &Path, env: &[(&str, &str)]) -> (serde_json::Value, serde_json::Value) {
@@ -178,6 +151,19 @@ fn local_and_remote(dir: &Path, env: &[(&str, &str)]) -> (serde_json::Value, ser
     assert_valid_report(&r);
     assert_eq!(comparable(&l), comparable(&r));
     (l, r)
+}
+
+/// A project whose `remote` environment reads its lake from S3 (uploaded under a fresh
+/// prefix), and the environment variables that reach the bucket.
+pub fn s3_project(ep: &str, name: &str) -> (tempfile::TempDir, Vec<(&'static str, String)>) {
+    let prefix = unique_prefix(name);
+    let dir = project(&format!("s3://dq-test/{prefix}"), "{}");
+    tokio::runtime::Runtime::new().unwrap().block_on(upload(
+        s3_store(ep),
+        &dir.path().join("lake"),
+        &prefix,
+    ));
+    (dir, s3_env(ep))
 }
 
 fn s3_env(ep: &str) -> Vec<(&'static str, String)> {

@@ -193,3 +193,40 @@ pub fn write_delta_tables(lake: &Path) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// Check results without timings and locations, for comparing two runs.
+pub fn comparable(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    // Floating statistics to 9 significant digits: another read order (object store vs
+    // disk) may sum in another order.
+    fn round(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            // A difference of two sums is noise below this (another summation order).
+            serde_json::Value::Number(n) if v.is_f64() => {
+                let f = n.as_f64().unwrap_or_default();
+                let f = if f.abs() < 1e-6 { 0.0 } else { f };
+                serde_json::json!(format!("{f:.9e}"))
+            }
+            serde_json::Value::Object(m) => {
+                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), round(v))).collect())
+            }
+            _ => v.clone(),
+        }
+    }
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            serde_json::json!([
+                c["id"],
+                c["status"],
+                round(&c["observed"]),
+                c["failed_rows"],
+                c["rows_checked"],
+                c["threshold"],
+                // Examples are the first failing rows in value order: the same on every store.
+                c["sample_failures"]
+            ])
+        })
+        .collect()
+}

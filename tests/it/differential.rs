@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use dq::engine::cluster::Engine;
 use dq::sample::Rng;
 
 const WORDS: &[&str] = &["abc", "abd", "bcd", "cab", "xyz", "", "aaaaaaa", "é"];
@@ -246,12 +247,23 @@ fn cases(rng: &mut Rng, d: &Data) -> Vec<Case> {
 
 /// Runs the rules of one layer file on the lake under `dir/lake`, without failing samples.
 async fn run_rules(dir: &std::path::Path, text: String) -> Vec<dq::report::CheckResult> {
+    run_on(dir, text, &Engine::Local, 0).await
+}
+
+/// Runs the rules on `engine`, keeping `samples` failing rows per failed check.
+async fn run_on(
+    dir: &std::path::Path,
+    text: String,
+    engine: &Engine,
+    samples: usize,
+) -> Vec<dq::report::CheckResult> {
     let rules = dq::config::rules::load_sources(&[(dir.join("rules.yaml"), text)]).unwrap();
     let options = dq::engine::RunOptions {
-        sample_failures: 0,
+        sample_failures: samples,
+        engine: engine.clone(),
         ..dq::engine::RunOptions::new(dir, "lake")
     };
-    let session = dq::engine::session(None).unwrap();
+    let session = dq::engine::cluster::session(engine, None).await.unwrap();
     let prepared = dq::engine::prepare(&session, &rules, &options)
         .await
         .unwrap();
@@ -321,6 +333,70 @@ fn fused_results_equal_naive_queries() {
                     );
                 }
             }
+        });
+    }
+}
+
+/// On Ballista's in-process cluster (real gRPC and Flight between scheduler, executor and
+/// client) the same random lakes give the same results, check for check, examples included.
+#[test]
+fn cluster_results_equal_local_results() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for seed in 0..3u64 {
+        let mut rng = Rng::new(seed * 104_729 + 17);
+        let rows = 200 + rng.below(600) as usize;
+        let d = data(&mut rng, rows);
+        let cases = cases(&mut rng, &d);
+        let dir = tempfile::tempdir().unwrap();
+        // Two files, so that the cluster's scan has more than one partition to merge.
+        let half = rows / 2;
+        let part = |from: usize, to: usize| Data {
+            x: d.x[from..to].to_vec(),
+            n: d.n[from..to].to_vec(),
+            s: d.s[from..to].to_vec(),
+        };
+        dq::sample::write_parquet(
+            &dir.path().join("lake/test/t/part-0.parquet"),
+            &[batch(&part(0, half))],
+        )
+        .unwrap();
+        dq::sample::write_parquet(
+            &dir.path().join("lake/test/t/part-1.parquet"),
+            &[batch(&part(half, rows))],
+        )
+        .unwrap();
+        let mut text = String::from("layer: test\ndatasets:\n  - name: t\n    checks:\n");
+        for c in &cases {
+            text.push_str(&format!("      - {}\n", c.yaml));
+        }
+        text.push_str("      - unique: { columns: [n, s] }\n");
+        rt.block_on(async {
+            let local = run_on(dir.path(), text.clone(), &Engine::Local, 3).await;
+            let cluster = run_on(dir.path(), text, &Engine::Standalone, 3).await;
+            assert_eq!(local.len(), cluster.len());
+            for (l, c) in local.iter().zip(&cluster) {
+                assert_eq!(l.id, c.id);
+                assert_ne!(c.status, dq::report::Status::Error, "seed {seed}: {c:?}");
+                assert_eq!(
+                    (l.status, l.failed_rows, l.rows_checked),
+                    (c.status, c.failed_rows, c.rows_checked),
+                    "seed {seed} {}",
+                    l.id
+                );
+                match (l.observed.as_f64(), c.observed.as_f64()) {
+                    (Some(a), Some(b)) => assert!(
+                        (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                        "seed {seed} {}: {a} vs {b}",
+                        l.id
+                    ),
+                    _ => assert_eq!(l.observed, c.observed, "seed {seed} {}", l.id),
+                }
+                assert_eq!(l.sample_failures, c.sample_failures, "seed {seed} {}", l.id);
+            }
+            assert!(
+                cluster.iter().any(|c| !c.sample_failures.is_empty()),
+                "seed {seed}: some checks fail and show examples"
+            );
         });
     }
 }

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cloud;
+mod cluster;
 mod common;
 mod delta;
 mod differential;

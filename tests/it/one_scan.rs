@@ -40,7 +40,7 @@ fn aggregate_checks_share_one_scan_with_pruning() {
     let cx = dq::run::Context::load(project, None, None).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let session = cx.session().unwrap();
+        let session = cx.session().await.unwrap();
         let prepared = cx.prepare(&session).await.unwrap();
         let d = prepared
             .datasets
@@ -59,7 +59,13 @@ fn aggregate_checks_share_one_scan_with_pruning() {
         let plan = d
             .fused
             // With failing-row examples kept: still one scan.
-            .plan(&session.state(), &d.scoped, &d.facts.null_free_columns, 5)
+            .plan(
+                &session.state(),
+                &d.scoped,
+                &d.facts.null_free_columns,
+                5,
+                true,
+            )
             .unwrap()
             .0;
         let physical = session.state().create_physical_plan(&plan).await.unwrap();
@@ -130,7 +136,7 @@ fn not_null_on_a_column_without_nulls_is_answered_by_statistics() {
         let scan_line = |null_free: &[String]| {
             let plan = d
                 .fused
-                .plan(&session.state(), &d.scoped, null_free, 0)
+                .plan(&session.state(), &d.scoped, null_free, 0, true)
                 .unwrap()
                 .0;
             let state = session.state();
