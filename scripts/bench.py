@@ -217,6 +217,8 @@ def main():
     ap.add_argument("--memory-limit", default=None, help="pass --memory-limit to dq")
     ap.add_argument("--skip-duckdb", action="store_true")
     ap.add_argument("--delta", action="store_true", help="dq on a Delta table vs the same files as Parquet")
+    ap.add_argument("--cluster", action="store_true",
+                    help="dq on the local engine vs a loopback Ballista cluster (scheduler + 2 executors)")
     args = ap.parse_args()
 
     dq = dq_binary()
@@ -229,6 +231,8 @@ def main():
     proj = project(lake, args.checks, args.data)
     if args.delta:
         return delta_overhead(dq, lake, proj, args)
+    if args.cluster:
+        return cluster_overhead(dq, proj, args)
     base = [str(dq), "validate", "--format", "json", "-q"]
     if args.memory_limit:
         base += ["--memory-limit", args.memory_limit]
@@ -329,6 +333,48 @@ def delta_overhead(dq, lake, proj, args):
     print(f"\n{args.data} data, {args.rows:,} rows, median of {args.runs}: Delta {med['Delta table']:.2f} s, "
           f"Parquet {med['Parquet folder']:.2f} s, Delta/Parquet {med['Delta table'] / med['Parquet folder']:.2f} "
           f"(Delta version {version['version']}, {version['snapshot_files']} files); reports agree")
+
+
+def cluster_overhead(dq, proj, args):
+    """The cost of distribution on one machine: the same run on the local engine and on a
+    scheduler and two executors of this binary on 127.0.0.1 (each executor may run 2 tasks
+    at once, on a machine of 2 cores). Not a speed-up: the overhead of planning, shipping
+    plans, shuffling and fetching results over loopback."""
+    import socket
+    root = Path(__file__).resolve().parent.parent
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    port = free_port()
+    env = dict(os.environ, DQ_BIN=str(dq))
+    sh(["bash", str(root / "scripts" / "cluster.sh"), "start", "2", str(port)], env=env)
+    try:
+        base = [str(dq), "validate", "--format", "json", "-q", "--no-history"]
+        med, reports = {}, {}
+        for label, extra in [("local engine", []), ("Ballista, 1 scheduler + 2 executors", ["--engine", f"df://127.0.0.1:{port}"])]:
+            runs, out = measure(base + extra, args.runs, cwd=proj)
+            reports[label] = json.loads(out)
+            med[label] = statistics.median(w for w, _ in runs)
+            print(f"{label}: " + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in runs))
+    finally:
+        sh(["bash", str(root / "scripts" / "cluster.sh"), "stop"])
+    def counts(r):
+        def shown(v):
+            if isinstance(v, float):
+                return f"{v:.9e}"
+            if isinstance(v, dict):
+                return str({k: shown(x) for k, x in v.items() if k != "difference"})
+            return str(v)
+        return sorted((c["id"], c["status"], c["failed_rows"], shown(c["observed"]), str(c["sample_failures"]))
+                      for c in r["checks"])
+    labels = list(med)
+    if counts(reports[labels[0]]) != counts(reports[labels[1]]):
+        print("DISAGREEMENT between the local and the cluster reports")
+        sys.exit(1)
+    print(f"\n{args.data} data, {args.rows:,} rows, {args.checks} checks, median of {args.runs}: "
+          f"local {med[labels[0]]:.2f} s, cluster {med[labels[1]]:.2f} s, "
+          f"cluster/local {med[labels[1]] / med[labels[0]]:.2f}; reports agree (examples included)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,57 @@ use crate::engine::{self, Prepared, RunOptions};
 use crate::error::{DqError, Result};
 use crate::report::{REPORT_VERSION, Report, RunOutcome, Summary, Tool};
 
+/// The progress line on stderr: datasets checked and, on a cluster, the run's jobs.
+struct ProgressLine {
+    show: bool,
+    state: std::sync::Mutex<(String, Option<String>)>,
+}
+
+impl ProgressLine {
+    fn new(show: bool) -> ProgressLine {
+        ProgressLine {
+            show,
+            state: std::sync::Mutex::new((String::new(), None)),
+        }
+    }
+
+    fn datasets(&self, done: usize, total: usize, dataset: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 = format!("[{done}/{total}] datasets checked · {dataset}");
+        self.draw(&state);
+    }
+
+    fn cluster(&self, jobs: Option<String>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.1 = jobs;
+        self.draw(&state);
+    }
+
+    fn draw(&self, (datasets, jobs): &(String, Option<String>)) {
+        if !self.show {
+            return;
+        }
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        let text = match (datasets.is_empty(), jobs) {
+            (_, None) => datasets.clone(),
+            (true, Some(j)) => format!("cluster: {j}"),
+            (false, Some(j)) => format!("{datasets} · cluster: {j}"),
+        };
+        let _ = write!(err, "\r\x1b[2K{text}");
+        let _ = err.flush();
+    }
+
+    fn clear(&self) {
+        if self.show {
+            use std::io::Write;
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
+}
+
 /// Everything a command needs, resolved from the command line and the project.
 pub struct Context {
     pub project: Project,
@@ -247,19 +298,28 @@ impl Context {
                 "validating"
             );
         }
-        let show = self.show_progress;
-        let progress = |done: usize, total: usize, dataset: &str| {
-            if show {
-                use std::io::Write;
-                let mut err = std::io::stderr().lock();
-                let _ = write!(
-                    err,
-                    "\r\x1b[2K[{done}/{total}] datasets checked · {dataset}"
-                );
-                if done == total {
-                    let _ = write!(err, "\r\x1b[2K");
-                }
-                let _ = err.flush();
+        let line = ProgressLine::new(self.show_progress);
+        let progress =
+            |done: usize, total: usize, dataset: &str| line.datasets(done, total, dataset);
+        // On a cluster, the line also follows the run's jobs: stages and tasks done.
+        let scheduler = match &self.options.engine {
+            crate::engine::cluster::Engine::Ballista { host, port, .. }
+                if self.show_progress && prepared.is_some() =>
+            {
+                Some((host.clone(), *port))
+            }
+            _ => None,
+        };
+        let cluster_progress = async {
+            let Some((host, port)) = scheduler else {
+                return futures::future::pending::<()>().await;
+            };
+            let name = crate::engine::cluster::job_name();
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+                let jobs =
+                    crate::engine::cluster::progress::jobs_progress(&host, port, &name).await;
+                line.cluster(jobs.and_then(|j| j.describe()));
             }
         };
         let data = async {
@@ -277,7 +337,12 @@ impl Context {
                 None => (vec![], vec![]),
             }
         };
-        let ((datasets, mut checks), (stream_results, stream_checks)) = tokio::join!(data, streams);
+        let work = async { tokio::join!(data, streams) };
+        let ((datasets, mut checks), (stream_results, stream_checks)) = tokio::select! {
+            done = work => done,
+            _ = cluster_progress => unreachable!("the progress loop never ends"),
+        };
+        line.clear();
         checks.extend(stream_checks);
         let mut report = Report {
             report_version: REPORT_VERSION,

@@ -21,6 +21,12 @@ use crate::error::DqError;
 
 pub mod codec;
 pub mod node;
+pub mod progress;
+
+/// The name of this process's jobs on a cluster: the progress line finds them by it.
+pub fn job_name() -> String {
+    format!("dq-{}", std::process::id())
+}
 
 /// The port a Ballista scheduler listens on unless told otherwise.
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
@@ -137,7 +143,7 @@ fn client_state(local: &SessionContext) -> datafusion::execution::SessionState {
         .config()
         .clone()
         .with_ballista_logical_extension_codec(Arc::new(codec::DqLogicalCodec::default()))
-        .with_ballista_job_name("dq");
+        .with_ballista_job_name(&job_name());
     SessionStateBuilder::new_from_existing(state)
         .with_config(config)
         .build()
