@@ -132,7 +132,7 @@ fn a_scheduler_that_does_not_answer_is_exit_3_in_time() {
 /// their files removed) when dropped.
 pub struct Cluster {
     pub url: String,
-    scheduler: Child,
+    pub scheduler: Child,
     pub executors: Vec<Child>,
     _work: tempfile::TempDir,
 }
@@ -279,10 +279,9 @@ fn a_cluster_of_processes_reports_what_the_local_engine_reports() {
     );
 }
 
-#[test]
-#[ignore = "starts a scheduler and two executors (`make test` runs it)"]
-fn an_executor_killed_during_a_run_is_retried_or_exit_3_never_a_pass() {
-    // A lake large enough that the scan is still running when the executor dies.
+/// A project whose lake is large enough that a cluster is still scanning it a second or
+/// two into the run, with a check that fails (so that a lost run can never pass).
+fn large_failing_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     dq::sample::generate(&dir.path().join("lake"), 400_000, 3).unwrap();
     std::fs::write(
@@ -298,11 +297,54 @@ fn an_executor_killed_during_a_run_is_retried_or_exit_3_never_a_pass() {
             "unique: { columns: [order_id] }",
             "range: { column: amount, min: 0, max: 100000 }",
             "pattern: { column: email, format: email, max_failed_fraction: 0.5 }",
-            // Fails: a run that lost an executor must never turn this into a pass.
+            // Fails: a run that lost part of its cluster must never turn this into a pass.
             "row_count: { max: 1000 }",
         ]),
     )
     .unwrap();
+    dir
+}
+
+#[test]
+#[ignore = "starts a scheduler and two executors (`make test` runs it)"]
+fn a_scheduler_that_dies_during_a_run_is_exit_3_never_a_pass_or_a_hang() {
+    let dir = large_failing_project();
+    let mut cluster = Cluster::start(2, &[]);
+    let url = cluster.url.clone();
+    let path = dir.path().to_path_buf();
+    let started = Instant::now();
+    let run = std::thread::spawn(move || {
+        dq_in(
+            &path,
+            &["validate", "--format", "json", "--engine", &url],
+            &[],
+        )
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = cluster.scheduler.kill();
+    let _ = cluster.scheduler.wait();
+    let remote = run.join().unwrap();
+    eprintln!(
+        "after the scheduler died: exit {} in {:?}",
+        remote.code,
+        started.elapsed()
+    );
+    assert_eq!(remote.code, 3, "{}\n{}", remote.stdout, remote.stderr);
+    let report = remote.json();
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["status"] == "error"),
+        "the checks that could not run are errors: {report}"
+    );
+}
+
+#[test]
+#[ignore = "starts a scheduler and two executors (`make test` runs it)"]
+fn an_executor_killed_during_a_run_is_retried_or_exit_3_never_a_pass() {
+    let dir = large_failing_project();
     let local = dq_in(dir.path(), &["validate", "--format", "json"], &[]);
     assert_eq!(local.code, 1, "{}", local.stderr);
     let mut cluster = Cluster::start(2, &[]);
