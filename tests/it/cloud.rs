@@ -117,13 +117,7 @@ fn dq_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = crate::common::output_within_bound(cmd);
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let run = Run::from_output(crate::common::output_within_bound(cmd));
     assert!(
         !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
         "a secret leaked:\n{}\n{}",

@@ -235,14 +235,7 @@ fn dq_in(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
     for (k, v) in env {
         command.env(k, v);
     }
-    let out = output_within_bound(command);
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    run
+    Run::from_output(output_within_bound(command))
 }
 
 #[test]
@@ -305,13 +298,15 @@ fn large_failing_project() -> tempfile::TempDir {
     dir
 }
 
-#[test]
-#[ignore = "starts a scheduler and two executors (`make test` runs it)"]
-fn a_scheduler_that_dies_during_a_run_is_exit_3_never_a_pass_or_a_hang() {
-    let dir = large_failing_project();
-    let mut cluster = Cluster::start(2, &[]);
+/// Validates the project at `dir` on `cluster`, killing the process `victim` picks 1.5 s
+/// into the run; the run and when it started.
+fn validate_and_kill(
+    cluster: &mut Cluster,
+    dir: &Path,
+    victim: impl FnOnce(&mut Cluster) -> &mut Child,
+) -> (Run, Instant) {
     let url = cluster.url.clone();
-    let path = dir.path().to_path_buf();
+    let path = dir.to_path_buf();
     let started = Instant::now();
     let run = std::thread::spawn(move || {
         dq_in(
@@ -321,9 +316,18 @@ fn a_scheduler_that_dies_during_a_run_is_exit_3_never_a_pass_or_a_hang() {
         )
     });
     std::thread::sleep(Duration::from_millis(1500));
-    let _ = cluster.scheduler.kill();
-    let _ = cluster.scheduler.wait();
-    let remote = run.join().unwrap();
+    let victim = victim(cluster);
+    let _ = victim.kill();
+    let _ = victim.wait();
+    (run.join().unwrap(), started)
+}
+
+#[test]
+#[ignore = "starts a scheduler and two executors (`make test` runs it)"]
+fn a_scheduler_that_dies_during_a_run_is_exit_3_never_a_pass_or_a_hang() {
+    let dir = large_failing_project();
+    let mut cluster = Cluster::start(2, &[]);
+    let (remote, started) = validate_and_kill(&mut cluster, dir.path(), |c| &mut c.scheduler);
     eprintln!(
         "after the scheduler died: exit {} in {:?}",
         remote.code,
@@ -348,21 +352,7 @@ fn an_executor_killed_during_a_run_is_retried_or_exit_3_never_a_pass() {
     let local = dq_in(dir.path(), &["validate", "--format", "json"], &[]);
     assert_eq!(local.code, 1, "{}", local.stderr);
     let mut cluster = Cluster::start(2, &[]);
-    let url = cluster.url.clone();
-    let path = dir.path().to_path_buf();
-    let started = Instant::now();
-    let run = std::thread::spawn(move || {
-        dq_in(
-            &path,
-            &["validate", "--format", "json", "--engine", &url],
-            &[],
-        )
-    });
-    std::thread::sleep(Duration::from_millis(1500));
-    let victim = &mut cluster.executors[0];
-    let _ = victim.kill();
-    let _ = victim.wait();
-    let remote = run.join().unwrap();
+    let (remote, started) = validate_and_kill(&mut cluster, dir.path(), |c| &mut c.executors[0]);
     eprintln!(
         "after the executor died: exit {} in {:?}\n{}",
         remote.code,

@@ -32,6 +32,21 @@ pub struct Run {
 }
 
 impl Run {
+    /// A finished dq process; a panic in it fails the test.
+    pub fn from_output(out: Output) -> Run {
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(
+            !run.stderr.contains("panicked"),
+            "dq panicked:\n{}",
+            run.stderr
+        );
+        run
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
@@ -84,18 +99,7 @@ pub fn output_within_bound(mut command: Command) -> Output {
 pub fn dq(dir: &Path, args: &[&str]) -> Run {
     let mut command = Command::new(DQ);
     command.args(args).current_dir(dir).env_remove("NO_COLOR");
-    let out: Output = output_within_bound(command);
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stderr.contains("panicked"),
-        "dq panicked:\n{}",
-        run.stderr
-    );
-    run
+    Run::from_output(output_within_bound(command))
 }
 
 /// A project in a temporary directory: dq.yaml, a generated lake under `lake/`, and the
