@@ -316,16 +316,7 @@ def delta_overhead(dq, lake, proj, args):
         reports[label] = json.loads(out)
         med[label] = statistics.median(w for w, _ in runs)
         print(f"{label}: " + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in runs))
-    def counts(r):
-        # Float statistics to 9 significant digits: files are read in another order.
-        def shown(v):
-            if isinstance(v, float):
-                return f"{v:.9e}"
-            if isinstance(v, dict):  # a reconciliation: its sides, not their float difference
-                return str({k: shown(x) for k, x in v.items() if k != "difference"})
-            return str(v)
-        return sorted((c["id"], c["status"], c["failed_rows"], shown(c["observed"])) for c in r["checks"])
-    if counts(reports["Parquet folder"]) != counts(reports["Delta table"]):
+    if not reports_agree(reports["Parquet folder"], reports["Delta table"], examples=False):
         print("DISAGREEMENT between the Delta and the Parquet reports")
         sys.exit(1)
     d = reports["Delta table"]["datasets"]
@@ -333,6 +324,33 @@ def delta_overhead(dq, lake, proj, args):
     print(f"\n{args.data} data, {args.rows:,} rows, median of {args.runs}: Delta {med['Delta table']:.2f} s, "
           f"Parquet {med['Parquet folder']:.2f} s, Delta/Parquet {med['Delta table'] / med['Parquet folder']:.2f} "
           f"(Delta version {version['version']}, {version['snapshot_files']} files); reports agree")
+
+
+def reports_agree(a, b, examples):
+    """Two reports of the same data agree: same checks, statuses and counts, and float
+    statistics equal to 1e-9 relative (another engine adds floats in another order, so
+    the last digits of a mean or a sum differ). Prints what differs."""
+    def same(x, y):
+        if isinstance(x, float) or isinstance(y, float):
+            if x is None or y is None:
+                return x is y
+            return abs(x - y) <= 1e-9 * max(abs(x), abs(y)) or abs(x - y) < 1e-6
+        if isinstance(x, dict) and isinstance(y, dict):
+            # A reconciliation's difference of two sums is rounding noise on both sides.
+            keys = (x.keys() | y.keys()) - {"difference"}
+            return all(same(x.get(k), y.get(k)) for k in keys)
+        return x == y
+    fields = ["status", "failed_rows", "observed"] + (["sample_failures"] if examples else [])
+    left = {c["id"]: c for c in a["checks"]}
+    right = {c["id"]: c for c in b["checks"]}
+    problems = [f"{i}: only in one report" for i in sorted(left.keys() ^ right.keys())]
+    for i in sorted(left.keys() & right.keys()):
+        for f in fields:
+            if not same(left[i].get(f), right[i].get(f)):
+                problems.append(f"{i} {f}: {left[i].get(f)!r} vs {right[i].get(f)!r}")
+    for p in problems:
+        print("  " + p)
+    return not problems
 
 
 def cluster_overhead(dq, proj, args):
@@ -359,17 +377,8 @@ def cluster_overhead(dq, proj, args):
             print(f"{label}: " + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in runs))
     finally:
         sh(["bash", str(root / "scripts" / "cluster.sh"), "stop"])
-    def counts(r):
-        def shown(v):
-            if isinstance(v, float):
-                return f"{v:.9e}"
-            if isinstance(v, dict):
-                return str({k: shown(x) for k, x in v.items() if k != "difference"})
-            return str(v)
-        return sorted((c["id"], c["status"], c["failed_rows"], shown(c["observed"]), str(c["sample_failures"]))
-                      for c in r["checks"])
     labels = list(med)
-    if counts(reports[labels[0]]) != counts(reports[labels[1]]):
+    if not reports_agree(reports[labels[0]], reports[labels[1]], examples=True):
         print("DISAGREEMENT between the local and the cluster reports")
         sys.exit(1)
     print(f"\n{args.data} data, {args.rows:,} rows, {args.checks} checks, median of {args.runs}: "
