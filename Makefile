@@ -36,3 +36,5 @@ sample-data:
 
 docs:
 	$(CARGO) run --quiet -- rules --markdown > docs/RULES.md
+	$(CARGO) run --quiet -- schema rules > schema/rules.schema.json
+	$(CARGO) run --quiet -- schema project > schema/dq.schema.json

@@ -219,6 +219,8 @@ def main():
     ap.add_argument("--delta", action="store_true", help="dq on a Delta table vs the same files as Parquet")
     ap.add_argument("--cluster", action="store_true",
                     help="dq on the local engine vs a loopback Ballista cluster (scheduler + 2 executors)")
+    ap.add_argument("--profile", action="store_true",
+                    help="`dq profile` of silver.orders vs `dq validate` of it with the benchmark rules")
     args = ap.parse_args()
 
     dq = dq_binary()
@@ -233,6 +235,8 @@ def main():
         return delta_overhead(dq, lake, proj, args)
     if args.cluster:
         return cluster_overhead(dq, proj, args)
+    if args.profile:
+        return profile_cost(dq, proj, args)
     base = [str(dq), "validate", "--format", "json", "-q"]
     if args.memory_limit:
         base += ["--memory-limit", args.memory_limit]
@@ -324,6 +328,23 @@ def delta_overhead(dq, lake, proj, args):
     print(f"\n{args.data} data, {args.rows:,} rows, median of {args.runs}: Delta {med['Delta table']:.2f} s, "
           f"Parquet {med['Parquet folder']:.2f} s, Delta/Parquet {med['Delta table'] / med['Parquet folder']:.2f} "
           f"(Delta version {version['version']}, {version['snapshot_files']} files); reports agree")
+
+
+def profile_cost(dq, proj, args):
+    """The price of a profile: `dq profile` of silver.orders (every column: NULLs, distinct
+    values, min/max, mean, stddev, quantiles, frequent values, formats) against `dq validate`
+    of the same dataset with the benchmark's rules."""
+    med = {}
+    for label, cmd in [
+        ("dq validate -d silver.orders", [str(dq), "validate", "-d", "silver.orders", "--format", "json", "-q", "--no-history"]),
+        ("dq profile silver.orders", [str(dq), "profile", "silver.orders", "--format", "json", "-q"]),
+    ]:
+        runs, out = measure(cmd, args.runs, cwd=proj)
+        med[label] = statistics.median(w for w, _ in runs)
+        print(f"{label}: " + ", ".join(f"{w:.2f}s/{r:.0f}MiB" for w, r in runs))
+    labels = list(med)
+    print(f"\n{args.data} data, {args.rows:,} rows, median of {args.runs}: validate {med[labels[0]]:.2f} s, "
+          f"profile {med[labels[1]]:.2f} s, profile/validate {med[labels[1]] / med[labels[0]]:.2f}")
 
 
 def reports_agree(a, b, examples):

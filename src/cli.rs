@@ -111,6 +111,41 @@ pub enum Command {
     /// .dq/history). SUBJECT is a dataset (`silver.orders`), a check id
     /// (`silver.orders.not_null(email)`) or a prefix of one; all subjects without it.
     History(HistoryArgs),
+    /// Profile datasets: per column its type, NULLs, distinct values, min/max, mean, stddev
+    /// and quantiles, string lengths, most frequent values and the named formats it matches.
+    ///
+    /// One aggregate scan per dataset, on this machine. DATASET is a declared dataset
+    /// (`silver.orders`) or, before any rule is written, a path under the environment's lake
+    /// (`silver/orders`) or a URL; Hive partition folders are found by themselves.
+    /// A declared dataset's `scope` applies.
+    #[command(
+        after_help = "Examples:\n  dq profile silver.orders\n  dq profile --layer silver --format html -o profile.html\n  dq profile raw/clickstream --format json | jq '.datasets[0].columns[] | {name, nulls}'"
+    )]
+    Profile(ProfileArgs),
+    /// Suggest a rules file from a profile: checks that pass on today's data, each with its
+    /// evidence as a comment, for review.
+    ///
+    /// Suggests row_count, schema, not_null, unique (where every value is distinct),
+    /// accepted_values (string columns of at most 20 distinct values), ranges widened by a
+    /// margin, lengths and named formats. Every candidate is then validated on the same data
+    /// and dropped if it fails, so `dq validate` passes right after. All datasets must be of
+    /// one layer (a rules file holds one). Never overwrites a file without --force.
+    #[command(
+        after_help = "Examples:\n  dq suggest silver/orders --out rules/silver.yaml\n  dq suggest --layer gold            print the suggestions for every gold dataset"
+    )]
+    Suggest(SuggestArgs),
+    /// Print the JSON Schema of rule files or of dq.yaml (schema/*.schema.json is this output).
+    ///
+    /// For editors: put `# yaml-language-server: $schema=../schema/rules.schema.json` at the top
+    /// of a rule file, and a rule file is validated and completed as it is typed.
+    Schema {
+        /// Which file's schema.
+        #[arg(value_enum, default_value_t = SchemaFile::Rules)]
+        file: SchemaFile,
+    },
+    /// Turn another tool's description of the data into a dq rules file.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Run a Ballista scheduler for dq's cluster (`engine: { ballista: "df://HOST:50050" }`).
     ///
     /// The scheduler receives dq's queries from `dq validate --engine df://HOST:PORT` and
@@ -200,6 +235,86 @@ pub struct HistoryArgs {
 pub enum HistoryFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Datasets: `layer.name` as declared, or a path under the lake (`silver/orders`) or URL.
+    #[arg(value_name = "DATASET")]
+    pub datasets: Vec<String>,
+    /// Every declared dataset of this layer (repeatable).
+    #[arg(long = "layer", short = 'l', value_name = "LAYER")]
+    pub layers: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ProfileFormat::Text)]
+    pub format: ProfileFormat,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileFormat {
+    Text,
+    Json,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFile {
+    /// rules/*.yaml
+    Rules,
+    /// dq.yaml
+    Project,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// An Open Data Contract Standard (ODCS v3.0/v3.1) contract: its schema objects become
+    /// datasets, their constraints and quality rules become checks.
+    ///
+    /// Mapped: required, unique, primaryKey, types, logicalTypeOptions (lengths, pattern,
+    /// format, minimum/maximum, exclusive bounds, multipleOf), foreign-key relationships,
+    /// the library metrics nullValues, missingValues, invalidValues, duplicateValues and
+    /// rowCount with every operator dq can state exactly (rows or percent), and sql rules.
+    /// Everything else (text and custom rules, bounds dq cannot state exactly) is listed on
+    /// stderr and at the end of the file, never dropped silently.
+    #[command(
+        after_help = "Examples:\n  dq import odcs contracts/orders.odcs.yaml --layer silver --out rules/silver.yaml\n  dq import odcs orders.odcs.yaml | less"
+    )]
+    Odcs(OdcsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OdcsArgs {
+    /// The contract (YAML).
+    #[arg(value_name = "CONTRACT")]
+    pub contract: PathBuf,
+    /// The layer its datasets belong to.
+    #[arg(long, short = 'l', default_value = "silver", value_name = "LAYER")]
+    pub layer: String,
+    /// Write the rules file here (default: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    /// Datasets of one layer: `layer.name` as declared, or a path under the lake or URL.
+    #[arg(value_name = "DATASET")]
+    pub datasets: Vec<String>,
+    /// Every declared dataset of this layer.
+    #[arg(long = "layer", short = 'l', value_name = "LAYER")]
+    pub layers: Vec<String>,
+    /// Write the rules file here (default: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -442,6 +557,20 @@ fn run(cli: Cli) -> Result<i32, DqError> {
             Ok(0)
         }
         Command::History(args) => history(&cli.global, args),
+        Command::Profile(args) => profile(&cli.global, args),
+        Command::Schema { file } => {
+            let schema = match file {
+                SchemaFile::Rules => crate::config::schema::rules(),
+                SchemaFile::Project => crate::config::schema::project(),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
+            Ok(0)
+        }
+        Command::Import(ImportCommand::Odcs(args)) => import_odcs(&cli.global, args),
+        Command::Suggest(args) => suggest(&cli.global, args),
         Command::Plan(select) => plan(&cli.global, select),
         Command::Checks => {
             let project = load_project(&cli.global)?;
@@ -628,6 +757,119 @@ fn history(global: &GlobalArgs, args: HistoryArgs) -> Result<i32, DqError> {
                 return Ok(0);
             }
             print!("{}", crate::history::render_text(&series));
+        }
+    }
+    Ok(0)
+}
+
+fn profile(global: &GlobalArgs, args: ProfileArgs) -> Result<i32, DqError> {
+    let project = load_project(global)?;
+    let cx = Context::load_with(project, global.env.as_deref(), None, true)?;
+    let mut targets = crate::onboarding::targets(&cx, &args.datasets, &args.layers)?;
+    let profiles = runtime()?.block_on(crate::onboarding::profile_all(&cx, &mut targets))?;
+    let text = match args.format {
+        ProfileFormat::Text => crate::profile::render::text(&profiles),
+        ProfileFormat::Json => crate::profile::render::json(&profiles),
+        ProfileFormat::Html => crate::profile::render::html(&profiles),
+    };
+    match &args.output {
+        Some(path) => write_atomically(path, text.as_bytes())
+            .map_err(|e| DqError::Usage(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{text}"),
+    }
+    Ok(0)
+}
+
+fn import_odcs(global: &GlobalArgs, args: OdcsArgs) -> Result<i32, DqError> {
+    if let Some(out) = &args.out {
+        if out.exists() && !args.force {
+            return Err(DqError::Usage(format!(
+                "{} exists; pass --force to replace it, or choose another --out",
+                out.display()
+            )));
+        }
+    }
+    if !args
+        .layer
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(DqError::Usage(format!(
+            "--layer `{}` must be an identifier (letters, digits, _)",
+            args.layer
+        )));
+    }
+    let text = crate::config::read_text(&args.contract)
+        .map_err(|e| DqError::Usage(format!("{}: {e}", args.contract.display())))?;
+    let imported =
+        crate::odcs::import(&args.contract, &text, &args.layer).map_err(DqError::Usage)?;
+    match &args.out {
+        Some(path) => write_atomically(path, imported.text.as_bytes())
+            .map_err(|e| DqError::Usage(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{}", imported.text),
+    }
+    if !global.quiet {
+        eprintln!(
+            "{} checks for {} dataset(s) imported from {}{}",
+            imported.checks,
+            imported.datasets,
+            args.contract.display(),
+            args.out
+                .as_ref()
+                .map(|p| format!(" into {}", p.display()))
+                .unwrap_or_default()
+        );
+        if !imported.not_mapped.is_empty() {
+            eprintln!(
+                "not mapped ({}), review by hand:",
+                imported.not_mapped.len()
+            );
+            for n in &imported.not_mapped {
+                eprintln!("  - {n}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn suggest(global: &GlobalArgs, args: SuggestArgs) -> Result<i32, DqError> {
+    if let Some(out) = &args.out {
+        if out.exists() && !args.force {
+            return Err(DqError::Usage(format!(
+                "{} exists; pass --force to replace it, or choose another --out",
+                out.display()
+            )));
+        }
+    }
+    let project = load_project(global)?;
+    let mut cx = Context::load_with(project, global.env.as_deref(), None, true)?;
+    let mut targets = crate::onboarding::targets(&cx, &args.datasets, &args.layers)?;
+    let file_name = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("<suggested rules>"));
+    let suggested = runtime()?.block_on(crate::onboarding::suggest(
+        &mut cx,
+        &mut targets,
+        &file_name,
+    ))?;
+    match &args.out {
+        Some(path) => write_atomically(path, suggested.text.as_bytes())
+            .map_err(|e| DqError::Usage(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{}", suggested.text),
+    }
+    if !global.quiet {
+        eprintln!(
+            "{} checks suggested for {} dataset(s){}; each passed on today's data",
+            suggested.kept,
+            targets.len(),
+            args.out
+                .as_ref()
+                .map(|p| format!(" in {}", p.display()))
+                .unwrap_or_default()
+        );
+        for d in &suggested.dropped {
+            eprintln!("  dropped (fails today): {d}");
         }
     }
     Ok(0)

@@ -11,6 +11,9 @@ pub mod facts;
 #[cfg(test)]
 mod fuzz;
 pub mod history;
+pub mod odcs;
+pub mod onboarding;
+pub mod profile;
 pub mod readiness;
 pub mod report;
 pub mod rules;
@@ -18,6 +21,7 @@ pub mod run;
 pub mod sample;
 mod sample_delta;
 pub mod streams;
+pub mod suggest;
 pub mod time;
 
 pub use error::{Diagnostic, DqError};

@@ -83,6 +83,17 @@ pub struct Context {
 impl Context {
     /// Loads the project's environment and rules; config errors are exit 2.
     pub fn load(project: Project, env: Option<&str>, as_of: Option<&str>) -> Result<Context> {
+        Context::load_with(project, env, as_of, false)
+    }
+
+    /// Like [`Context::load`], but a project without rule files yet (a lake being
+    /// onboarded with `dq profile` / `dq suggest`) has an empty rule set.
+    pub fn load_with(
+        project: Project,
+        env: Option<&str>,
+        as_of: Option<&str>,
+        rules_optional: bool,
+    ) -> Result<Context> {
         let (env_name, environment) = project.environment(env)?;
         let environment = environment.clone();
         if let Some(text) = &environment.history.retention {
@@ -106,13 +117,27 @@ impl Context {
                 .map_err(|e| DqError::Usage(format!("--as-of: {e}")))?,
             None => Utc::now(),
         };
-        let rules =
-            crate::config::rules::load_dir(&project.rules_dir()).map_err(DqError::Config)?;
+        let rules_dir = project.rules_dir();
+        let no_rule_files = std::fs::read_dir(&rules_dir)
+            .map(|entries| {
+                !entries.filter_map(|e| e.ok()).any(|e| {
+                    e.path()
+                        .extension()
+                        .is_some_and(|x| x == "yaml" || x == "yml")
+                })
+            })
+            .unwrap_or(true);
+        let rules = if rules_optional && no_rule_files {
+            RuleSet::default()
+        } else {
+            crate::config::rules::load_dir(&rules_dir).map_err(DqError::Config)?
+        };
         if let Some(blocking) = project
             .config
             .readiness
             .as_ref()
             .and_then(|r| r.blocking.as_ref())
+            .filter(|_| !rules.datasets.is_empty() || !rules.layers.is_empty())
         {
             let problems: Vec<crate::error::Diagnostic> = blocking
                 .iter()

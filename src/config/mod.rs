@@ -2,6 +2,7 @@
 
 pub mod project;
 pub mod rules;
+pub mod schema;
 pub mod streams;
 pub mod yaml;
 

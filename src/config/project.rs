@@ -10,7 +10,7 @@ use crate::error::{Diagnostic, DqError, Result, closest};
 
 pub const PROJECT_FILE: &str = "dq.yaml";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectFile {
     /// The environment used when `--env` is not given.
@@ -29,7 +29,7 @@ fn default_rules_dir() -> String {
     "rules".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// Lake root: a local path (relative to dq.yaml) or a URL (`file://`, `memory://`, `s3://`, …).
@@ -51,7 +51,7 @@ pub struct Environment {
 }
 
 /// `engine:` of an environment.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum EngineSetting {
     /// `local` or `standalone`.
@@ -59,7 +59,7 @@ pub enum EngineSetting {
     Ballista(BallistaSetting),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BallistaSetting {
     /// The scheduler, `df://host:port` (`${VAR}` expanded).
@@ -96,7 +96,7 @@ impl EngineSetting {
 }
 
 /// `history:` of an environment.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistorySettings {
     /// A folder (relative to dq.yaml) or an object-store URL (`s3://bucket/dq-history/`),
@@ -129,7 +129,7 @@ impl Default for HistorySettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSettings {
     pub brokers: String,
@@ -182,7 +182,7 @@ pub fn expand_env(text: &str) -> std::result::Result<String, String> {
 /// `readiness:` in dq.yaml. The defaults are what a careful team would choose: every layer
 /// blocks, a layer without checks or a dataset without rows in scope is NO-GO, warnings are
 /// reported but do not block.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadinessPolicy {
     /// Layers (`silver`) or datasets (`silver.orders`) whose failures block. Default: all.
@@ -243,7 +243,7 @@ mod tests {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
     /// Example failing rows kept per failed check.

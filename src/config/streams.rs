@@ -26,7 +26,7 @@ use crate::config::rules::Located;
 use crate::duration::parse_duration;
 use crate::error::Diagnostic;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct StreamRaw {
     name: String,
@@ -51,7 +51,7 @@ fn default_sample() -> String {
     "10s".into()
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyCheck {
     pub p50_max: Option<String>,
@@ -60,14 +60,14 @@ pub struct LatencyCheck {
     pub max: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LagCheck {
     pub max_messages: Option<u64>,
     pub max_seconds: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MinSamplesCheck {
     pub min: u64,
@@ -259,4 +259,32 @@ pub fn parse(value: serde_json::Value, at: &Located) -> Result<StreamSpec, Diagn
         checks,
         at: at.clone(),
     })
+}
+
+/// The JSON Schema of one `streams:` entry, its checks included.
+pub fn json_schema() -> serde_json::Value {
+    let mut s = serde_json::to_value(schemars::schema_for!(StreamRaw)).unwrap_or_default();
+    let one = |kind: &str, params: serde_json::Value| {
+        serde_json::json!({
+            "type": "object",
+            "properties": { kind: params },
+            "required": [kind],
+            "additionalProperties": false,
+        })
+    };
+    let checks = vec![
+        one("latency", crate::rules::schema_of::<LatencyCheck>()),
+        one("consumer_lag", crate::rules::schema_of::<LagCheck>()),
+        one("min_samples", crate::rules::schema_of::<MinSamplesCheck>()),
+        one(
+            "change",
+            crate::rules::schema_of::<crate::rules::change::Change>(),
+        ),
+        one(
+            "anomaly",
+            crate::rules::schema_of::<crate::rules::anomaly::Anomaly>(),
+        ),
+    ];
+    s["properties"]["checks"]["items"] = serde_json::json!({ "oneOf": checks });
+    s
 }

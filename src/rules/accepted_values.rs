@@ -16,6 +16,7 @@
 use datafusion::logical_expr::{in_list, or};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{
     CompileContext, Compiled, Placement, Rule, RuleKind, literal_for, parse_as, row_level,
     value_level,
@@ -27,9 +28,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: true,
     source: include_str!("accepted_values.rs"),
     parse: parse_as::<AcceptedValues>,
+    schema: schema_of::<AcceptedValues>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptedValues {
     pub column: String,

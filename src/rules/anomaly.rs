@@ -24,6 +24,7 @@
 
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as};
 use crate::history::judge::{Direction, Method};
 
@@ -33,9 +34,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: false,
     source: include_str!("anomaly.rs"),
     parse: parse_as::<Anomaly>,
+    schema: schema_of::<Anomaly>,
 };
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Seasonality {
     #[default]
@@ -43,7 +45,7 @@ pub enum Seasonality {
     Weekly,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Anomaly {
     pub metric: String,

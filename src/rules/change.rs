@@ -23,6 +23,7 @@
 
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as};
 
 pub const KIND: RuleKind = RuleKind {
@@ -31,9 +32,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: false,
     source: include_str!("change.rs"),
     parse: parse_as::<Change>,
+    schema: schema_of::<Change>,
 };
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
     pub metric: String,
@@ -46,7 +48,7 @@ pub struct Change {
 }
 
 /// Which earlier run a `change` compares with.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum CompareTo {
     #[default]
@@ -61,7 +63,7 @@ pub enum CompareTo {
     },
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PreviousName {
     Previous,

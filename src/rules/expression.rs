@@ -17,6 +17,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{ExprSchemable, utils::find_aggregate_exprs};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as, row_level};
 
 pub const KIND: RuleKind = RuleKind {
@@ -25,9 +26,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: true,
     source: include_str!("expression.rs"),
     parse: parse_as::<Expression>,
+    schema: schema_of::<Expression>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expression {
     pub condition: String,

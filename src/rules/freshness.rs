@@ -22,6 +22,7 @@ use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn::max;
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{CompileContext, Compiled, Outcome, Placement, Rule, RuleKind, parse_as};
 use crate::duration::{format_duration, parse_duration};
 
@@ -31,9 +32,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: false,
     source: include_str!("freshness.rs"),
     parse: parse_as::<Freshness>,
+    schema: schema_of::<Freshness>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Freshness {
     pub column: Option<String>,

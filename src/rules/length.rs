@@ -16,6 +16,7 @@ use datafusion::functions::unicode::expr_fn::character_length;
 use datafusion::logical_expr::{Expr, lit, or};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as, value_level};
 
 pub const KIND: RuleKind = RuleKind {
@@ -24,9 +25,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: true,
     source: include_str!("length.rs"),
     parse: parse_as::<Length>,
+    schema: schema_of::<Length>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Length {
     pub column: String,

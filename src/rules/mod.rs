@@ -49,6 +49,8 @@ pub struct RuleKind {
     /// The module source; its `//!` comment is the kind's documentation.
     source: &'static str,
     pub parse: fn(serde_json::Value) -> Result<Box<dyn Rule>, String>,
+    /// The JSON Schema of its parameters, derived from the struct `parse` reads.
+    pub schema: fn() -> serde_json::Value,
 }
 
 impl std::fmt::Debug for RuleKind {
@@ -111,6 +113,11 @@ pub fn dataset_kind_names() -> Vec<&'static str> {
 
 /// Deserialises a kind's parameters into its config struct.
 /// Errors name the offending parameter (`min: invalid type: …`).
+/// The JSON Schema of a rule's parameters (its own `$defs` inlined by reference).
+pub fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default()
+}
+
 pub fn parse_as<T: Rule + DeserializeOwned + 'static>(
     value: serde_json::Value,
 ) -> Result<Box<dyn Rule>, String> {
@@ -202,7 +209,16 @@ pub type DatasetLookup<'a> = dyn Fn(&str) -> Result<(String, LogicalPlan), Strin
 
 /// How much a failing check matters: `error` fails the run, `warn` is reported.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {

@@ -15,6 +15,7 @@
 use datafusion::logical_expr::{Expr, or};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as, row_level};
 
 pub const KIND: RuleKind = RuleKind {
@@ -23,9 +24,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: true,
     source: include_str!("not_null.rs"),
     parse: parse_as::<NotNull>,
+    schema: schema_of::<NotNull>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotNull {
     #[serde(default)]

@@ -22,6 +22,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, Operator, binary_expr, lit};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as, value_level};
 
 pub const KIND: RuleKind = RuleKind {
@@ -30,6 +31,7 @@ pub const KIND: RuleKind = RuleKind {
     row_level: true,
     source: include_str!("pattern.rs"),
     parse: parse_as::<Pattern>,
+    schema: schema_of::<Pattern>,
 };
 
 /// Named formats and the expressions they stand for.
@@ -55,7 +57,7 @@ pub const FORMATS: &[(&str, &str)] = &[
     ),
 ];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pattern {
     pub column: String,

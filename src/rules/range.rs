@@ -19,6 +19,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, or};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{
     CompileContext, Compiled, Placement, Rule, RuleKind, literal_for, parse_as, show, value_level,
 };
@@ -29,9 +30,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: true,
     source: include_str!("range.rs"),
     parse: parse_as::<Range>,
+    schema: schema_of::<Range>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     pub column: String,

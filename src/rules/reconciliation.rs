@@ -25,6 +25,7 @@
 
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{Outcome, Placement, RuleKind, trim_float};
 
 pub const KIND: RuleKind = RuleKind {
@@ -33,9 +34,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: false,
     source: include_str!("reconciliation.rs"),
     parse: |_| Err("reconciliations go under `reconciliations:`".into()),
+    schema: schema_of::<ReconciliationSpec>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReconciliationSpec {
     pub name: String,
@@ -48,7 +50,7 @@ pub struct ReconciliationSpec {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Side {
     pub dataset: String,
@@ -57,7 +59,7 @@ pub struct Side {
     pub filter: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tolerance {
     pub absolute: Option<f64>,

@@ -25,6 +25,7 @@ use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlanBuilder, and, lit};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{
     CompileContext, Compiled, FailingRows, Placement, Rule, RuleKind, as_u64, count_if,
     failed_rows_outcome, parse_as,
@@ -36,9 +37,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: true,
     source: include_str!("references.rs"),
     parse: parse_as::<References>,
+    schema: schema_of::<References>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct References {
     pub column: Option<String>,

@@ -16,6 +16,7 @@ use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::lit;
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{CompileContext, Compiled, Outcome, Placement, Rule, RuleKind, as_u64, parse_as};
 
 pub const KIND: RuleKind = RuleKind {
@@ -24,9 +25,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: false,
     source: include_str!("row_count.rs"),
     parse: parse_as::<RowCount>,
+    schema: schema_of::<RowCount>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RowCount {
     pub min: Option<u64>,

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use datafusion::arrow::datatypes::{DataType, Field};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{CompileContext, Compiled, Outcome, Placement, Rule, RuleKind, parse_as};
 
 pub const KIND: RuleKind = RuleKind {
@@ -29,16 +30,17 @@ pub const KIND: RuleKind = RuleKind {
     row_level: false,
     source: include_str!("schema.rs"),
     parse: parse_as::<Schema>,
+    schema: schema_of::<Schema>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Columns {
     Typed(BTreeMap<String, String>),
     Names(Vec<String>),
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Extra {
     #[default]
@@ -46,7 +48,7 @@ pub enum Extra {
     Forbid,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schema {
     pub columns: Columns,

@@ -21,6 +21,7 @@ use datafusion::sql::parser::DFParser;
 use datafusion::sql::resolve::resolve_table_references;
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{
     CompileContext, Compiled, Outcome, Placement, Rule, RuleKind, as_f64, parse_as,
     row_count::bounds_text, trim_float,
@@ -32,9 +33,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: false,
     source: include_str!("sql.rs"),
     parse: parse_as::<Sql>,
+    schema: schema_of::<Sql>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sql {
     pub query: String,

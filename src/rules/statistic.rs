@@ -32,6 +32,7 @@ use datafusion::functions_aggregate::expr_fn::{
 use datafusion::logical_expr::{Expr, lit};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{
     CompileContext, Compiled, Outcome, Placement, Rule, RuleKind, as_f64, parse_as,
     row_count::bounds_text, show,
@@ -43,6 +44,7 @@ pub const KIND: RuleKind = RuleKind {
     row_level: false,
     source: include_str!("statistic.rs"),
     parse: parse_as::<Statistic>,
+    schema: schema_of::<Statistic>,
 };
 
 pub const STATS: &[&str] = &[
@@ -56,7 +58,7 @@ pub const STATS: &[&str] = &[
     "distinct_count",
 ];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Statistic {
     pub column: String,

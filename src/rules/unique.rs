@@ -21,6 +21,7 @@ use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::{Expr, and, col, lit, when};
 use serde::Deserialize;
 
+use super::schema_of;
 use super::{
     CompileContext, Compiled, FailingRows, Placement, Rule, RuleKind, Thresholds, as_u64, parse_as,
 };
@@ -31,9 +32,10 @@ pub const KIND: RuleKind = RuleKind {
     row_level: true,
     source: include_str!("unique.rs"),
     parse: parse_as::<Unique>,
+    schema: schema_of::<Unique>,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Unique {
     #[serde(default)]

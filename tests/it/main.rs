@@ -8,6 +8,7 @@ mod delta;
 mod differential;
 mod docs;
 mod history;
+mod onboarding;
 mod one_scan;
 mod readiness;
 mod sample_lake;
