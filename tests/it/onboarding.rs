@@ -388,7 +388,7 @@ fn write_shop(lake: &Path, variant: &str) {
         }
         _ => {
             "(1, 1, 1, 'AB-123', 'placed', 'SAVE10', 10.5, 2, 6, '2025-01-01'), \
-              (1, 2, 1, 'AB-124', 'placed', 'SAVE10', 10.5, 2, 6, '2025-01-01')"
+              (1, 2, 1, NULL, 'placed', 'SAVE10', 10.5, 2, 6, '2025-01-01')"
         }
     };
     let _ = std::fs::remove_dir_all(lake.join("silver"));
