@@ -217,8 +217,10 @@ impl FrequentValues {
         }
     }
 
+    /// Reduces to COUNTERS counters once there are more than twice as many (so merged
+    /// partial summaries stay exact up to 2 × COUNTERS distinct values too).
     fn reduce(&mut self) {
-        if self.counts.len() <= COUNTERS {
+        if self.counts.len() <= 2 * COUNTERS {
             return;
         }
         let mut counts: Vec<u64> = self.counts.values().copied().collect();
