@@ -18,6 +18,7 @@ pub mod accepted_values;
 pub mod anomaly;
 pub mod change;
 pub mod expression;
+pub mod forbidden_values;
 pub mod freshness;
 pub mod length;
 pub mod not_null;
@@ -85,6 +86,7 @@ pub static REGISTRY: &[RuleKind] = &[
     not_null::KIND,
     unique::KIND,
     accepted_values::KIND,
+    forbidden_values::KIND,
     pattern::KIND,
     range::KIND,
     length::KIND,

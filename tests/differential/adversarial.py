@@ -156,6 +156,11 @@ def checks_for(rng):
                 f"count(*) FILTER (WHERE cat NOT IN ({', '.join(quote(v) for v in values)}))", "count(cat)"))
     out.append(("cat_strict", f"accepted_values: {{ name: cat_strict, column: cat, values: [{', '.join(json.dumps(v) for v in values)}], allow_null: false }}",
                 f"count(*) FILTER (WHERE cat IS NULL OR cat NOT IN ({', '.join(quote(v) for v in values)}))", "count(*)"))
+    banned = rng.sample(CATEGORIES, 2)
+    out.append(("cat_forbidden", f"forbidden_values: {{ name: cat_forbidden, column: cat, values: [{', '.join(json.dumps(v) for v in banned)}] }}",
+                f"count(*) FILTER (WHERE cat IN ({', '.join(quote(v) for v in banned)}))", "count(cat)"))
+    out.append(("i32_forbidden", "forbidden_values: { name: i32_forbidden, column: i32, values: [0, -1, 2147483647] }",
+                "count(*) FILTER (WHERE i32 IN (0, -1, 2147483647))", "count(i32)"))
     # Over integers and decimals: an expression compares floats the way DataFusion does,
     # which orders a negative NaN below every number (DuckDB puts every NaN above).
     out.append(("expr", "expression: { name: expr, condition: \"i32 >= i16 OR dec > 0\" }",
