@@ -322,7 +322,7 @@ fn lint_plan_rules_and_explain() {
     let run = dq(&repo(), &["lint"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("65 checks in 8 datasets compile"),
+        run.stdout.contains("66 checks in 8 datasets compile"),
         "{}",
         run.stdout
     );
