@@ -32,6 +32,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::config::rules::to_identifier;
 use crate::suggest::yaml_string;
 
 /// The imported rules file and what could not be mapped.
@@ -101,7 +102,7 @@ pub fn import(file: &Path, text: &str, layer: &str) -> Result<Imported, String> 
             continue;
         };
         let mut d = Dataset {
-            name: identifier(name),
+            name: to_identifier(name),
             checks: vec![],
         };
         object_checks(
@@ -156,23 +157,6 @@ pub fn import(file: &Path, text: &str, layer: &str) -> Result<Imported, String> 
     out.datasets = datasets.len();
     out.text = text;
     Ok(out)
-}
-
-fn identifier(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
 }
 
 fn plain(v: &Value) -> String {
@@ -422,7 +406,7 @@ fn relationship(
         line: format!(
             "references: {{ column: {}, dataset: {}, key: {} }}",
             yaml_string(from),
-            yaml_string(&identifier(table)),
+            yaml_string(&to_identifier(table)),
             yaml_string(key)
         ),
         comment: Some(format!("relationship: foreignKey to {to}")),
@@ -539,7 +523,11 @@ fn property_checks(
                 checks.push(Check {
                     line: format!(
                         "expression: {{ name: {}, condition: {} }}",
-                        yaml_string(&format!("{}_multiple_of_{}", identifier(column), m as i64)),
+                        yaml_string(&format!(
+                            "{}_multiple_of_{}",
+                            to_identifier(column),
+                            m as i64
+                        )),
                         serde_json::to_string(&format!(
                             "{} IS NULL OR {} % {} = 0",
                             quoted_ident(column),
@@ -690,7 +678,7 @@ fn quality_check(
         .or_else(|| rule.get("id"))
         .and_then(Value::as_str)
     {
-        common.push(format!("name: {}", yaml_string(&identifier(n))));
+        common.push(format!("name: {}", yaml_string(&to_identifier(n))));
     }
     match rule
         .get("severity")
@@ -801,7 +789,7 @@ fn quality_check(
                     0,
                     format!(
                         "name: {}",
-                        yaml_string(&identifier(&format!("{place}_sql_{}", checks.len())))
+                        yaml_string(&to_identifier(&format!("{place}_sql_{}", checks.len())))
                     ),
                 );
             }
@@ -904,7 +892,10 @@ fn quality_check(
             } else {
                 format!(
                     "name: {}, ",
-                    yaml_string(&format!("{}_not_missing", identifier(column.unwrap_or(""))))
+                    yaml_string(&format!(
+                        "{}_not_missing",
+                        to_identifier(column.unwrap_or(""))
+                    ))
                 )
             };
             format!(

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::rules::{DatasetSpec, Located, PartitionColumn, TableFormat};
+use crate::config::rules::{DatasetSpec, Located, TableFormat, to_identifier};
 use crate::error::DqError;
 use crate::profile::DatasetProfile;
 use crate::run::Context;
@@ -35,23 +35,6 @@ fn copy_spec(d: &DatasetSpec) -> DatasetSpec {
     }
 }
 
-fn identifier(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
-}
-
 /// The datasets named on the command line (declared names, paths or URLs) and the
 /// datasets of the named layers. Names that are neither are a usage error (exit 2).
 pub fn targets(cx: &Context, names: &[String], layers: &[String]) -> Result<Vec<Target>, DqError> {
@@ -61,6 +44,14 @@ pub fn targets(cx: &Context, names: &[String], layers: &[String]) -> Result<Vec<
         ));
     }
     let o = &cx.options;
+    let declared = |d: &DatasetSpec| -> Result<Target, DqError> {
+        Ok(Target {
+            spec: copy_spec(d),
+            url: crate::engine::store::dataset_url(&o.project_root, &o.lake, &d.path)
+                .map_err(DqError::Usage)?,
+            declared: true,
+        })
+    };
     let mut out = Vec::new();
     for layer in layers {
         let in_layer: Vec<&DatasetSpec> = cx
@@ -76,24 +67,12 @@ pub fn targets(cx: &Context, names: &[String], layers: &[String]) -> Result<Vec<
             )));
         }
         for d in in_layer {
-            let url = crate::engine::store::dataset_url(&o.project_root, &o.lake, &d.path)
-                .map_err(DqError::Usage)?;
-            out.push(Target {
-                spec: copy_spec(d),
-                url,
-                declared: true,
-            });
+            out.push(declared(d)?);
         }
     }
     for name in names {
         if let Some(d) = cx.rules.dataset(name) {
-            let url = crate::engine::store::dataset_url(&o.project_root, &o.lake, &d.path)
-                .map_err(DqError::Usage)?;
-            out.push(Target {
-                spec: copy_spec(d),
-                url,
-                declared: true,
-            });
+            out.push(declared(d)?);
             continue;
         }
         let looks_like_path = name.contains('/') || name.contains("://");
@@ -136,8 +115,8 @@ pub fn targets(cx: &Context, names: &[String], layers: &[String]) -> Result<Vec<
             .unwrap_or(false);
         out.push(Target {
             spec: DatasetSpec {
-                layer: identifier(layer),
-                name: identifier(last),
+                layer: to_identifier(layer),
+                name: to_identifier(last),
                 path: name.clone(),
                 format: if delta {
                     TableFormat::Delta { snapshot: None }
@@ -161,45 +140,6 @@ pub fn targets(cx: &Context, names: &[String], layers: &[String]) -> Result<Vec<
     Ok(out)
 }
 
-/// Hive partition folders (`key=value`) of an undeclared dataset, with a type that holds
-/// every value seen: date, int64, or string.
-fn discover_partitions(files: &crate::facts::Files) -> Vec<PartitionColumn> {
-    let mut keys: Vec<(String, Vec<String>)> = Vec::new();
-    for o in &files.objects {
-        for segment in o.location.as_ref().split('/') {
-            if let Some((k, v)) = segment.split_once('=') {
-                let v = percent_decode(v);
-                match keys.iter_mut().find(|(key, _)| key == k) {
-                    Some((_, values)) => values.push(v),
-                    None => keys.push((k.to_string(), vec![v])),
-                }
-            }
-        }
-    }
-    keys.into_iter()
-        .map(|(name, values)| {
-            let data_type = if values
-                .iter()
-                .all(|v| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok())
-            {
-                datafusion::arrow::datatypes::DataType::Date32
-            } else if values.iter().all(|v| v.parse::<i64>().is_ok()) {
-                datafusion::arrow::datatypes::DataType::Int64
-            } else {
-                datafusion::arrow::datatypes::DataType::Utf8
-            };
-            PartitionColumn { name, data_type }
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("v={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
-}
-
 fn partition_type_name(t: &datafusion::arrow::datatypes::DataType) -> &'static str {
     use datafusion::arrow::datatypes::DataType as D;
     match t {
@@ -218,9 +158,6 @@ pub async fn profile_all(
     let mut out = Vec::new();
     for t in targets.iter_mut() {
         let session = crate::engine::session(cx.options.memory_limit)?;
-        for f in crate::profile::sketches::udafs() {
-            session.register_udaf(f);
-        }
         let read = crate::engine::dataset::ReadScope {
             scope: t.spec.scope.as_deref(),
             as_of: cx.options.as_of,
@@ -228,20 +165,14 @@ pub async fn profile_all(
             distributed: false,
         };
         if !t.declared && t.spec.format == TableFormat::Parquet {
-            // Find Hive partition folders first: they become columns of the dataset.
-            let probe = crate::engine::session(cx.options.memory_limit)?;
-            let facts = crate::engine::dataset::register(
-                &probe,
-                &t.spec,
+            // Hive partition folders become columns of the dataset.
+            t.spec.partitioning = crate::engine::parquet_folder::discover_partitions(
+                &session,
                 &t.url,
                 &cx.options.storage,
-                read,
             )
             .await
             .map_err(|e| DqError::Runtime(format!("dataset {}: {e}", t.spec.qualified())))?;
-            if let Some(files) = &facts.read {
-                t.spec.partitioning = discover_partitions(files);
-            }
         }
         let p = crate::profile::profile(&session, &t.spec, &t.url, &cx.options.storage, read)
             .await
@@ -405,7 +336,7 @@ mod tests {
     fn fractions_round_up() {
         assert_eq!(nice_fraction(0.00023), "0.0003");
         assert_eq!(nice_fraction(0.004), "0.004");
-        assert_eq!(identifier("Order Events"), "order_events");
-        assert_eq!(identifier("2024"), "_2024");
+        assert_eq!(to_identifier("Order Events"), "order_events");
+        assert_eq!(to_identifier("2024"), "_2024");
     }
 }

@@ -10,7 +10,8 @@
 
 use std::fmt::Write as _;
 
-use crate::profile::{ColumnProfile, DatasetProfile, render::number};
+use crate::profile::render::{count, number};
+use crate::profile::{ColumnProfile, DatasetProfile};
 
 /// One suggested check.
 #[derive(Debug, Clone)]
@@ -39,18 +40,6 @@ pub struct Declaration {
 
 /// Accepted values are suggested for columns with at most this many distinct values.
 const MAX_ACCEPTED: u64 = 20;
-
-fn count(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// A YAML scalar: plain when it reads back as the same string, quoted otherwise.
 pub fn yaml_string(s: &str) -> String {

@@ -243,6 +243,25 @@ struct CommonRaw {
     max_failed_fraction: Option<f64>,
 }
 
+/// `s` made a dataset or layer identifier: lowercase letters, digits and `_`, not starting
+/// with a digit (`Order Events` → `order_events`).
+pub fn to_identifier(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars

@@ -113,6 +113,62 @@ fn check_partition_values(relative: &str, partitions: &[PartitionColumn]) -> Res
     Ok(())
 }
 
+/// The Hive partition columns (`key=value` folders) of a folder no rule declares yet, in
+/// folder order, each with the narrowest type that holds every value seen: int64, date,
+/// or string (Hive's NULL fits any; `year=2024` is an integer). One listing; no footer is read.
+pub(crate) async fn discover_partitions(
+    session: &SessionContext,
+    url: &url::Url,
+    storage_options: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<PartitionColumn>, String> {
+    let DatasetStore {
+        shown,
+        store: object_store,
+        ..
+    } = open_store(session, url, storage_options)?;
+    let table_url = ListingTableUrl::parse(url.as_str()).map_err(|e| format!("{shown}: {e}"))?;
+    if !table_url.is_collection() {
+        return Ok(vec![]);
+    }
+    let base = table_url.prefix();
+    let listing = listing::list(object_store.as_ref(), base, None)
+        .await
+        .map_err(|e| format!("cannot list {shown}: {}", store::explain(&e.to_string())))?;
+    let mut keys: Vec<(String, Vec<String>)> = Vec::new();
+    for o in &listing.objects {
+        let relative = relative_path(&o.location, base);
+        if skip_reason(&relative, &[]).is_some() {
+            continue;
+        }
+        let segments: Vec<&str> = relative.split('/').collect();
+        for folder in &segments[..segments.len().saturating_sub(1)] {
+            if let Some((k, raw)) = folder.split_once('=') {
+                let value = partition_text(raw);
+                match keys.iter_mut().find(|(key, _)| key == k) {
+                    Some((_, values)) => values.push(value),
+                    None => keys.push((k.to_string(), vec![value])),
+                }
+            }
+        }
+    }
+    Ok(keys
+        .into_iter()
+        .map(|(name, values)| {
+            let values: Vec<&String> = values.iter().filter(|v| v.as_str() != HIVE_NULL).collect();
+            let all = |t: &DataType| {
+                values.iter().all(|v| {
+                    datafusion::common::ScalarValue::try_from_string(v.to_string(), t).is_ok()
+                })
+            };
+            let data_type = [DataType::Int64, DataType::Date32]
+                .into_iter()
+                .find(|t| all(t))
+                .unwrap_or(DataType::Utf8);
+            PartitionColumn { name, data_type }
+        })
+        .collect())
+}
+
 /// Lists a Parquet folder, reads its files' footers, and makes its table. With a
 /// `partition_filter`, only the partition directories it admits are listed and read.
 pub async fn resolve(

@@ -237,7 +237,11 @@ pub async fn profile(
             };
             exprs.push(lo.alias(at("min")));
             exprs.push(hi.alias(at("max")));
-            exprs.push(sketch_call(sketches::FREQUENT, c.clone())?.alias(at("frequent")));
+            exprs.push(
+                std::sync::Arc::new(sketches::frequent())
+                    .call(vec![c.clone()])
+                    .alias(at("frequent")),
+            );
             if has_sketch(&t) {
                 exprs.push(approx_distinct(c.clone()).alias(at("hll")));
             }
@@ -257,7 +261,11 @@ pub async fn profile(
             };
             exprs.push(agg(avg(f.clone()))?.alias(at("mean")));
             exprs.push(agg(stddev(f.clone()))?.alias(at("stddev")));
-            exprs.push(sketch_call(sketches::QUANTILES, f.clone())?.alias(at("quantiles")));
+            exprs.push(
+                std::sync::Arc::new(sketches::quantiles())
+                    .call(vec![f.clone()])
+                    .alias(at("quantiles")),
+            );
             if t.is_floating() {
                 exprs.push(sum(cast(isnan(c.clone()), DataType::Int64)).alias(at("nan")));
             }
@@ -316,14 +324,6 @@ pub async fn profile(
         columns,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-fn sketch_call(name: &str, arg: Expr) -> Result<Expr, String> {
-    let udaf = sketches::udafs()
-        .into_iter()
-        .find(|u| u.name() == name)
-        .ok_or_else(|| format!("{name} is not registered"))?;
-    Ok(std::sync::Arc::new(udaf).call(vec![arg]))
 }
 
 fn column_profile(batch: &RecordBatch, s: &Slots, rows: u64) -> Result<ColumnProfile, String> {

@@ -11,7 +11,8 @@ pub fn json(profiles: &[DatasetProfile]) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
-fn count(n: u64) -> String {
+/// A count with thousands separators (`10,000,000`).
+pub(crate) fn count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

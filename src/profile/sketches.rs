@@ -33,15 +33,18 @@ pub const FORMAT_SAMPLE: usize = 1000;
 /// The quantiles `dq_quantiles` returns: 0, 0.05, … 1.
 pub const QUANTILE_STEPS: usize = 20;
 
-pub fn udafs() -> Vec<AggregateUDF> {
-    vec![
-        AggregateUDF::from(Frequent {
-            signature: Signature::any(1, Volatility::Immutable),
-        }),
-        AggregateUDF::from(Quantiles {
-            signature: Signature::any(1, Volatility::Immutable),
-        }),
-    ]
+/// `dq_frequent`, a fresh instance.
+pub fn frequent() -> AggregateUDF {
+    AggregateUDF::from(Frequent {
+        signature: Signature::any(1, Volatility::Immutable),
+    })
+}
+
+/// `dq_quantiles`, a fresh instance.
+pub fn quantiles() -> AggregateUDF {
+    AggregateUDF::from(Quantiles {
+        signature: Signature::any(1, Volatility::Immutable),
+    })
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
