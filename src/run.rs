@@ -326,17 +326,28 @@ impl Context {
         let line = ProgressLine::new(self.show_progress);
         let progress =
             |done: usize, total: usize, dataset: &str| line.datasets(done, total, dataset);
-        // On a cluster, the line also follows the run's jobs: stages and tasks done.
+        // On a cluster, the line also follows the run's jobs: stages and tasks done; and a
+        // watchdog ends the run if the cluster stalls after losing an executor.
         let scheduler = match &self.options.engine {
-            crate::engine::cluster::Engine::Ballista { host, port, .. }
-                if self.show_progress && prepared.is_some() =>
-            {
-                Some((host.clone(), *port))
-            }
+            crate::engine::cluster::Engine::Ballista {
+                host,
+                port,
+                stall_timeout,
+                ..
+            } if prepared.is_some() => Some((host.clone(), *port, *stall_timeout)),
             _ => None,
         };
+        let watchdog = async {
+            match scheduler.clone() {
+                Some((host, port, stall)) => {
+                    let name = crate::engine::cluster::job_name();
+                    crate::engine::cluster::watchdog::lost_executor(host, port, name, stall).await
+                }
+                None => futures::future::pending::<String>().await,
+            }
+        };
         let cluster_progress = async {
-            let Some((host, port)) = scheduler else {
+            let Some((host, port, _)) = scheduler.clone().filter(|_| self.show_progress) else {
                 return futures::future::pending::<()>().await;
             };
             let name = crate::engine::cluster::job_name();
@@ -366,6 +377,10 @@ impl Context {
         let ((datasets, mut checks), (stream_results, stream_checks)) = tokio::select! {
             done = work => done,
             _ = cluster_progress => unreachable!("the progress loop never ends"),
+            lost = watchdog => {
+                line.clear();
+                return Err(DqError::Runtime(lost));
+            }
         };
         line.clear();
         checks.extend(stream_checks);

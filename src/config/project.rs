@@ -66,6 +66,9 @@ pub struct BallistaSetting {
     pub ballista: String,
     /// How long the scheduler may take to accept a connection (default `10s`).
     pub connect_timeout: Option<String>,
+    /// After an executor is lost, how long the run may go without any job progress before
+    /// it ends with exit 3 naming the executor (default `60s`).
+    pub stall_timeout: Option<String>,
 }
 
 impl EngineSetting {
@@ -91,7 +94,15 @@ impl EngineSetting {
                 expand_env(&b.ballista).map_err(|e| format!("engine.ballista: {e}"))?
             }
         };
-        crate::engine::cluster::Engine::parse(&text, timeout)
+        let stall = match setting {
+            Some(EngineSetting::Ballista(BallistaSetting {
+                stall_timeout: Some(t),
+                ..
+            })) => crate::duration::parse_duration(t)
+                .map_err(|e| format!("engine.stall_timeout: {e}"))?,
+            _ => crate::engine::cluster::DEFAULT_STALL_TIMEOUT,
+        };
+        Ok(crate::engine::cluster::Engine::parse(&text, timeout)?.with_stall_timeout(stall))
     }
 }
 
@@ -233,6 +244,43 @@ mod tests {
             "a--b"
         );
         assert_eq!(super::expand_env("plain").unwrap(), "plain");
+    }
+
+    #[test]
+    fn engine_timeouts_are_read_and_checked() {
+        use super::{BallistaSetting, EngineSetting};
+        let setting = |stall: &str| {
+            EngineSetting::Ballista(BallistaSetting {
+                ballista: "df://scheduler:50050".into(),
+                connect_timeout: Some("3s".into()),
+                stall_timeout: Some(stall.into()),
+            })
+        };
+        match EngineSetting::resolve(Some(&setting("90s")), None).unwrap() {
+            crate::engine::cluster::Engine::Ballista {
+                connect_timeout,
+                stall_timeout,
+                ..
+            } => {
+                assert_eq!(connect_timeout, std::time::Duration::from_secs(3));
+                assert_eq!(stall_timeout, std::time::Duration::from_secs(90));
+            }
+            other => panic!("{other:?}"),
+        }
+        // `--engine` names another scheduler; the environment's timeouts still hold.
+        match EngineSetting::resolve(Some(&setting("5s")), Some("df://other:1")).unwrap() {
+            crate::engine::cluster::Engine::Ballista {
+                host,
+                stall_timeout,
+                ..
+            } => {
+                assert_eq!(host, "other");
+                assert_eq!(stall_timeout, std::time::Duration::from_secs(5));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = EngineSetting::resolve(Some(&setting("soon")), None).unwrap_err();
+        assert!(e.contains("engine.stall_timeout"), "{e}");
     }
 
     #[test]

@@ -298,24 +298,51 @@ fn large_failing_project() -> tempfile::TempDir {
     dir
 }
 
-/// Validates the project at `dir` on `cluster`, killing the process `victim` picks 1.5 s
-/// into the run; the run and when it started.
+/// Whether the scheduler at `url` (`df://host:port`, whose REST API shares the port) lists
+/// a job that is queued or running.
+fn a_job_is_running(url: &str) -> bool {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("df://");
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /api/jobs HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    body.contains("\"Running\"") || body.contains("\"Queued\"")
+}
+
+/// Validates the project at `dir` on `cluster`, killing the process `victim` picks while
+/// the run's first job is on the cluster (so the loss is mid-run, however fast the
+/// machine); the run and when it started.
 fn validate_and_kill(
     cluster: &mut Cluster,
     dir: &Path,
     victim: impl FnOnce(&mut Cluster) -> &mut Child,
 ) -> (Run, Instant) {
     let url = cluster.url.clone();
+    let engine = url.clone();
     let path = dir.to_path_buf();
     let started = Instant::now();
     let run = std::thread::spawn(move || {
         dq_in(
             &path,
-            &["validate", "--format", "json", "--engine", &url],
+            &["validate", "--format", "json", "--engine", &engine],
             &[],
         )
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !a_job_is_running(&url) && !run.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        !run.is_finished(),
+        "the run ended before any job was seen on the cluster"
+    );
     let victim = victim(cluster);
     let _ = victim.kill();
     let _ = victim.wait();
@@ -352,6 +379,15 @@ fn an_executor_killed_during_a_run_is_retried_or_exit_3_never_a_pass() {
     let local = dq_in(dir.path(), &["validate", "--format", "json"], &[]);
     assert_eq!(local.code, 1, "{}", local.stderr);
     let mut cluster = Cluster::start(2, &[]);
+    // A short stall timeout: a job left waiting on the lost executor ends the run soon.
+    std::fs::write(
+        dir.path().join("dq.yaml"),
+        format!(
+            "default_env: test\nenvironments:\n  test: {{ lake: ./lake, as_of: \"2026-11-21T00:00:00Z\", history: {{ record: false }}, engine: {{ ballista: \"{}\", stall_timeout: 15s }} }}\n",
+            cluster.url
+        ),
+    )
+    .unwrap();
     let (remote, started) = validate_and_kill(&mut cluster, dir.path(), |c| &mut c.executors[0]);
     eprintln!(
         "after the executor died: exit {} in {:?}\n{}",
@@ -359,6 +395,14 @@ fn an_executor_killed_during_a_run_is_retried_or_exit_3_never_a_pass() {
         started.elapsed(),
         remote.stderr
     );
+    if remote.stderr.contains("lost executor") {
+        // The watchdog ended it: after the stall timeout, not the hang bound.
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{:?}",
+            started.elapsed()
+        );
+    }
     match remote.code {
         // Ballista ran the lost tasks again on the other executor: the same report.
         c if c == local.code => {

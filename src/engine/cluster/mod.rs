@@ -22,6 +22,7 @@ use crate::error::DqError;
 pub mod codec;
 pub mod node;
 pub mod progress;
+pub mod watchdog;
 
 /// The name of this process's jobs on a cluster: the progress line finds them by it.
 pub fn job_name() -> String {
@@ -30,6 +31,9 @@ pub fn job_name() -> String {
 
 /// The port a Ballista scheduler listens on unless told otherwise.
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
+
+/// How long a run waits for progress after losing an executor, unless configured.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where queries run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +46,9 @@ pub enum Engine {
         port: u16,
         /// How long the scheduler may take to answer before the run ends with exit 3.
         connect_timeout: Duration,
+        /// How long a run may go without progress after losing an executor before it
+        /// ends with exit 3 (see [`watchdog`]).
+        stall_timeout: Duration,
     },
     /// On a Ballista scheduler and executor started inside this process: the cluster's
     /// plans, codecs and data exchange without a cluster (for trying rules and for tests).
@@ -79,7 +86,26 @@ impl Engine {
             host: host.to_string(),
             port,
             connect_timeout,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
         })
+    }
+
+    /// The same engine, waiting `stall` for progress after an executor is lost.
+    pub fn with_stall_timeout(self, stall: Duration) -> Engine {
+        match self {
+            Engine::Ballista {
+                host,
+                port,
+                connect_timeout,
+                ..
+            } => Engine::Ballista {
+                host,
+                port,
+                connect_timeout,
+                stall_timeout: stall,
+            },
+            other => other,
+        }
     }
 
     /// Whether queries leave this process (and must therefore be plans a cluster can run).
@@ -110,6 +136,7 @@ pub async fn session(
             host,
             port,
             connect_timeout,
+            ..
         } => {
             answers(host, *port, *connect_timeout).await?;
             let state = client_state(&local);
@@ -182,7 +209,8 @@ mod tests {
             Engine::Ballista {
                 host: "scheduler".into(),
                 port: 50051,
-                connect_timeout: t
+                connect_timeout: t,
+                stall_timeout: DEFAULT_STALL_TIMEOUT
             }
         );
         assert_eq!(
@@ -190,7 +218,8 @@ mod tests {
             Engine::Ballista {
                 host: "10.0.0.7".into(),
                 port: DEFAULT_SCHEDULER_PORT,
-                connect_timeout: t
+                connect_timeout: t,
+                stall_timeout: DEFAULT_STALL_TIMEOUT
             }
         );
         assert!(

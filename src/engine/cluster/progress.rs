@@ -36,21 +36,32 @@ impl JobsProgress {
     }
 }
 
-/// The JSON body of `GET path` on the scheduler, or None.
-async fn get_json(host: &str, port: u16, path: &str) -> Option<serde_json::Value> {
+/// The raw response to `method path` on the scheduler, or None when it does not answer
+/// within two seconds.
+async fn exchange(host: &str, port: u16, method: &str, path: &str) -> Option<Vec<u8>> {
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.ok()?;
         Some(response)
     };
-    let response = tokio::time::timeout(Duration::from_secs(2), exchange)
+    tokio::time::timeout(Duration::from_secs(2), exchange)
         .await
-        .ok()??;
+        .ok()?
+}
+
+/// Sends `method path` to the scheduler and ignores the answer (best effort).
+pub(super) async fn send_request(host: &str, port: u16, method: &str, path: &str) {
+    let _ = exchange(host, port, method, path).await;
+}
+
+/// The JSON body of `GET path` on the scheduler, or None.
+pub(super) async fn get_json(host: &str, port: u16, path: &str) -> Option<serde_json::Value> {
+    let response = exchange(host, port, "GET", path).await?;
     let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
     if !head.starts_with("http/1.1 200") && !head.starts_with("http/1.0 200") {
