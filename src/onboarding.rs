@@ -272,7 +272,7 @@ pub async fn suggest(
         for (s, line) in suggestions.drain(..).zip(at) {
             let result = report.checks.iter().find(|c| {
                 c.source
-                    .rsplitn(3, ':')
+                    .rsplit(':')
                     .nth(1)
                     .and_then(|l| l.parse::<u64>().ok())
                     == Some(*line)

@@ -305,7 +305,7 @@ fn change(c: &mut CheckResult, r: &Change, value: f64, past: &[Past], as_of: Dat
         let need = match &r.compare_to {
             CompareTo::RunsAgo { runs_ago } => format!("{runs_ago} earlier runs"),
             CompareTo::Ago { ago } => format!("a run at least {ago} earlier"),
-            _ => "an earlier run".into(),
+            _ => "one earlier run".into(),
         };
         set(
             c,
@@ -313,7 +313,7 @@ fn change(c: &mut CheckResult, r: &Change, value: f64, past: &[Past], as_of: Dat
             serde_json::json!(value),
             String::new(),
             format!(
-                "insufficient history: no {need} to compare with ({} usable)",
+                "insufficient history: needs {need} to compare with ({} usable)",
                 past.len()
             ),
         );

@@ -182,7 +182,7 @@ fn histogram(q: &[f64]) -> String {
     const W: f64 = 320.0;
     const H: f64 = 60.0;
     let (lo, hi) = (q[0], q[q.len() - 1]);
-    if !(hi > lo) {
+    if hi.is_nan() || lo.is_nan() || hi <= lo {
         return String::new();
     }
     let x = |v: f64| (v - lo) / (hi - lo) * W;
