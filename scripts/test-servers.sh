@@ -21,14 +21,16 @@ DAGSTER_VERSION="1.13.29"
 PYARROW_VERSION="26.0.1"
 DUCKDB_VERSION="2.0.1"
 DELTALAKE_VERSION="1.6.6"
+# The reference for distribution statistics (ks_2samp, chisquare).
+SCIPY_VERSION="1.17.1"
 mkdir -p "$CACHE/logs"
 
-if [ ! -x "$CACHE/venv/bin/moto_server" ] || ! "$CACHE/venv/bin/python" -c "import azure.storage.blob, junitparser, prometheus_client, pyarrow, duckdb, deltalake" 2>/dev/null; then
-  echo "test-servers: installing moto, azure-storage-blob, junitparser, prometheus_client, pyarrow, duckdb, deltalake into $CACHE/venv" >&2
+if [ ! -x "$CACHE/venv/bin/moto_server" ] || ! "$CACHE/venv/bin/python" -c "import azure.storage.blob, junitparser, prometheus_client, pyarrow, duckdb, deltalake, scipy" 2>/dev/null; then
+  echo "test-servers: installing moto, azure-storage-blob, junitparser, prometheus_client, pyarrow, duckdb, deltalake, scipy into $CACHE/venv" >&2
   python3 -m venv "$CACHE/venv"
   "$CACHE/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "azure-storage-blob==$AZURE_BLOB_VERSION" \
     "junitparser==$JUNITPARSER_VERSION" "prometheus_client==$PROMETHEUS_CLIENT_VERSION" \
-    "pyarrow==$PYARROW_VERSION" "duckdb==$DUCKDB_VERSION" "deltalake==$DELTALAKE_VERSION"
+    "pyarrow==$PYARROW_VERSION" "duckdb==$DUCKDB_VERSION" "deltalake==$DELTALAKE_VERSION" "scipy==$SCIPY_VERSION"
 fi
 if ! "$CACHE/dagster-venv/bin/python" -c "import dagster" 2>/dev/null; then
   echo "test-servers: installing dagster $DAGSTER_VERSION into $CACHE/dagster-venv" >&2

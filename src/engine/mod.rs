@@ -112,6 +112,11 @@ pub fn functions() -> Vec<datafusion::logical_expr::AggregateUDF> {
     vec![count_true::udaf()]
 }
 
+/// dq's own scalar functions, registered wherever [`functions`] are.
+pub fn scalar_functions() -> Vec<datafusion::logical_expr::ScalarUDF> {
+    vec![crate::rules::parseable::parses_udf()]
+}
+
 pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, DqError> {
     let mut config = SessionConfig::new()
         .with_information_schema(false)
@@ -142,6 +147,9 @@ pub fn session(memory_limit: Option<usize>) -> Result<SessionContext, DqError> {
     let session = SessionContext::new_with_config_rt(config, runtime);
     for f in functions() {
         session.register_udaf(f);
+    }
+    for f in scalar_functions() {
+        session.register_udf(f);
     }
     Ok(session)
 }

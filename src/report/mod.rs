@@ -296,6 +296,45 @@ pub fn observed_cell(c: &CheckResult) -> String {
                 .map(|f| format!(" / {f} rows"))
                 .unwrap_or_default()
         ),
+        _ if c.kind == "distinct_values" => {
+            let missing = names(&c.observed["missing"]);
+            let outside = c.observed["unexpected_rows"].as_u64().unwrap_or(0);
+            match (missing.is_empty(), outside) {
+                (true, 0) => "as expected".into(),
+                (true, n) => format!("{n} rows outside"),
+                (false, 0) => format!("missing {missing}"),
+                (false, n) => format!("missing {missing}, {n} rows outside"),
+            }
+        }
+        _ if c.kind == "most_common_value" => match c.observed["occurrences"].as_u64() {
+            Some(n) => format!("{} ×{n}", names(&c.observed["values"])),
+            None => "no values".into(),
+        },
+        _ if c.kind == "distinct_count" => match c.observed["distinct"].as_u64() {
+            Some(n) => format!(
+                "{n} distinct ({})",
+                crate::rules::percent(c.observed["fraction"].as_f64().unwrap_or(0.0))
+            ),
+            None => "—".into(),
+        },
+        _ if c.kind == "distribution" => {
+            let statistic = show_observed(&c.observed["statistic"]);
+            match c.observed["test"].as_str() {
+                Some("ks") => format!("D {statistic}"),
+                Some("psi") => format!("PSI {statistic}"),
+                _ => match c.observed["p_value"].as_f64() {
+                    Some(p) => format!("χ² {statistic}, p {}", crate::rules::trim_float(p, 4)),
+                    None => format!("χ² {statistic}"),
+                },
+            }
+        }
         _ => show_observed(&c.observed),
     }
+}
+
+/// The values of a JSON list as `a, b, c` (strings unquoted).
+fn names(list: &serde_json::Value) -> String {
+    list.as_array()
+        .map(|a| a.iter().map(show_observed).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default()
 }

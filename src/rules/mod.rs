@@ -17,12 +17,22 @@ use crate::facts::DatasetFacts;
 pub mod accepted_values;
 pub mod anomaly;
 pub mod change;
+pub mod column_count;
+pub mod column_type;
+pub mod columns_equal;
+pub mod distinct_count;
+pub mod distinct_values;
+pub mod distribution;
 pub mod expression;
 pub mod forbidden_values;
 pub mod freshness;
 pub mod length;
+pub mod monotonic;
+pub mod most_common_value;
 pub mod not_null;
+pub mod parseable;
 pub mod pattern;
+pub mod patterns;
 pub mod range;
 pub mod reconciliation;
 pub mod references;
@@ -30,7 +40,9 @@ pub mod row_count;
 pub mod schema;
 pub mod sql;
 pub mod statistic;
+pub mod sum_equals;
 pub mod unique;
+pub mod value_pairs;
 
 /// Where a rule kind is written in a layer file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,13 +99,25 @@ pub static REGISTRY: &[RuleKind] = &[
     unique::KIND,
     accepted_values::KIND,
     forbidden_values::KIND,
+    distinct_values::KIND,
+    distinct_count::KIND,
+    most_common_value::KIND,
     pattern::KIND,
+    patterns::KIND,
+    parseable::KIND,
     range::KIND,
     length::KIND,
     freshness::KIND,
     expression::KIND,
+    columns_equal::KIND,
+    value_pairs::KIND,
+    sum_equals::KIND,
+    monotonic::KIND,
     statistic::KIND,
+    distribution::KIND,
     schema::KIND,
+    column_count::KIND,
+    column_type::KIND,
     references::KIND,
     sql::KIND,
     change::KIND,

@@ -4,6 +4,8 @@
 //! - `column` (name of a numeric, date or timestamp column)
 //! - `min`, `max` (at least one): numbers, or dates/timestamps written as strings
 //! - `inclusive` (bool, default true): whether the bounds themselves are allowed.
+//! - `min_inclusive`, `max_inclusive` (bool, default `inclusive`): the same for one bound,
+//!   for mixed ranges such as (0, 1] (Great Expectations' `strict_min` / `strict_max`).
 //!
 //! NULL values are not checked. NaN is never inside a range: a NaN in a float column is a
 //! failing row. A `min` above `max` (or equal to it with `inclusive: false`) admits no
@@ -13,6 +15,7 @@
 //! ```yaml
 //! - range: { column: amount, min: 0, max: 100000 }
 //! - range: { column: created_at, min: "2020-01-01T00:00:00Z" }
+//! - range: { column: discount, min: 0, max: 1, min_inclusive: false }
 //! ```
 
 use datafusion::arrow::datatypes::DataType;
@@ -41,6 +44,8 @@ pub struct Range {
     pub max: Option<serde_json::Value>,
     #[serde(default = "yes")]
     pub inclusive: bool,
+    pub min_inclusive: Option<bool>,
+    pub max_inclusive: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -58,6 +63,8 @@ impl Rule for Range {
         }
         let column = cx.column(&self.column)?;
         let data_type = cx.data_type(&self.column)?;
+        let min_inclusive = self.min_inclusive.unwrap_or(self.inclusive);
+        let max_inclusive = self.max_inclusive.unwrap_or(self.inclusive);
         if !(data_type.is_numeric() || data_type.is_temporal()) {
             return Err(format!(
                 "range needs a numeric or temporal column; `{}` is {data_type} (use `length` for strings)",
@@ -79,7 +86,7 @@ impl Rule for Range {
             };
             let empty = match order {
                 Some(std::cmp::Ordering::Greater) => true,
-                Some(std::cmp::Ordering::Equal) => !self.inclusive,
+                Some(std::cmp::Ordering::Equal) => !(min_inclusive && max_inclusive),
                 _ => false,
             };
             if empty {
@@ -93,7 +100,7 @@ impl Rule for Range {
         let mut failing: Option<Expr> = None;
         if let Some(min) = &self.min {
             let bound = literal_for(min, &data_type, "min")?;
-            let below = if self.inclusive {
+            let below = if min_inclusive {
                 column.clone().lt(bound)
             } else {
                 column.clone().lt_eq(bound)
@@ -102,7 +109,7 @@ impl Rule for Range {
         }
         if let Some(max) = &self.max {
             let bound = literal_for(max, &data_type, "max")?;
-            let above = if self.inclusive {
+            let above = if max_inclusive {
                 column.clone().gt(bound)
             } else {
                 column.clone().gt_eq(bound)
@@ -124,7 +131,12 @@ impl Rule for Range {
             );
         }
         let mut compiled = value_level(failing, column, cx.thresholds)?;
-        let bounds = describe(self.min.as_ref(), self.max.as_ref(), self.inclusive);
+        let bounds = describe(
+            self.min.as_ref(),
+            self.max.as_ref(),
+            min_inclusive,
+            max_inclusive,
+        );
         let judge = compiled.judge;
         compiled.judge = Box::new(move |o| {
             let mut outcome = judge(o);
@@ -138,9 +150,11 @@ impl Rule for Range {
 fn describe(
     min: Option<&serde_json::Value>,
     max: Option<&serde_json::Value>,
-    inclusive: bool,
+    min_inclusive: bool,
+    max_inclusive: bool,
 ) -> String {
-    let (lo, hi) = if inclusive { ("[", "]") } else { ("(", ")") };
+    let lo = if min_inclusive { "[" } else { "(" };
+    let hi = if max_inclusive { "]" } else { ")" };
     format!(
         "{lo}{}, {}{hi}",
         min.map(show).unwrap_or_else(|| "-∞".into()),
@@ -166,6 +180,28 @@ mod tests {
             "range: { column: amount, min: -1, max: 300, inclusive: false }",
         );
         assert_eq!(o.failed_rows, Some(2));
+    }
+
+    #[test]
+    fn each_bound_may_have_its_own_strictness() {
+        // amounts: 10, 20.5, -1, 300, 50, NULL.
+        let o = check(
+            orders(),
+            "range: { column: amount, min: -1, max: 300, min_inclusive: false }",
+        );
+        assert_eq!(o.failed_rows, Some(1), "only -1 fails: {o:?}");
+        assert_eq!(o.samples[0]["amount"], -1.0, "{o:?}");
+        let o = check(
+            orders(),
+            "range: { column: amount, min: -1, max: 300, inclusive: false, max_inclusive: true }",
+        );
+        assert_eq!(o.failed_rows, Some(1), "{o:?}");
+        assert_eq!(o.samples[0]["amount"], -1.0, "{o:?}");
+        let e = compile_error(
+            orders(),
+            "range: { column: amount, min: 1, max: 1, max_inclusive: false }",
+        );
+        assert!(e.contains("admit no value"), "{e}");
     }
 
     #[test]

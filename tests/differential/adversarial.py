@@ -30,7 +30,8 @@ INT_EXTREMES = {
 }
 FLOAT_SPECIALS = [0.0, -0.0, math.nan, -math.nan, math.inf, -math.inf, 1e-300, -1e300]
 STRINGS = ["", "abc", "ÄÖÜ", "日本語", "a b", "2026-11-01", "٢٠٢٦-١١-٠١", "２０２６-11-01",
-           "2026-13-01", "x@y.io", "  ", "zz", "émile", "abc\n", "ABC"]
+           "2026-13-01", "x@y.io", "  ", "zz", "émile", "abc\n", "ABC", '{"a": [1, 2.5]}', "12",
+           "true", "2026-02-30", "0001-01-01"]
 CATEGORIES = ["placed", "shipped", "cancelled", "PLACED", "returned", ""]
 DAY = dt.date(2026, 11, 1)
 FAR_DATES = [dt.date(9999, 12, 31), dt.date(1, 1, 1), dt.date(1677, 9, 21), dt.date(2262, 4, 12)]
@@ -161,6 +162,50 @@ def checks_for(rng):
                 f"count(*) FILTER (WHERE cat IN ({', '.join(quote(v) for v in banned)}))", "count(cat)"))
     out.append(("i32_forbidden", "forbidden_values: { name: i32_forbidden, column: i32, values: [0, -1, 2147483647] }",
                 "count(*) FILTER (WHERE i32 IN (0, -1, 2147483647))", "count(i32)"))
+    # The catalogue's row-level kinds.
+    regexes = rng.sample(["^a", "c$", "[0-9]", "^$", "\\s", "^[a-z]+$"], 2)
+    for mode, sql in (("any", "NOT ({0} OR {1})"), ("all", "NOT ({0} AND {1})"), ("none", "({0} OR {1})")):
+        matches = [f"regexp_matches(s, {quote(r)})" for r in regexes]
+        out.append((f"s_patterns_{mode}",
+                    f"patterns: {{ name: s_patterns_{mode}, column: s, regexes: [{', '.join(quote(r) for r in regexes)}], match: {mode} }}",
+                    f"count(*) FILTER (WHERE {sql.format(*matches)})", "count(s)"))
+    for left, right in (("i8", "i16"), ("cat", "s"), ("i32", "key")):
+        out.append((f"eq_{left}_{right}", f"columns_equal: {{ name: eq_{left}_{right}, left: {left}, right: {right} }}",
+                    f"count(*) FILTER (WHERE {left} IS DISTINCT FROM {right})",
+                    f"count(*) FILTER (WHERE {left} IS NOT NULL OR {right} IS NOT NULL)"))
+    pairs = [[rng.choice(CATEGORIES), rng.choice([0, -1, 1])] for _ in range(4)]
+    both = "cat IS NOT NULL AND i8 IS NOT NULL"
+    allowed = " OR ".join(f"(cat = {quote(c)} AND i8 = {v})" for c, v in pairs)
+    out.append(("cat_i8_pairs",
+                f"value_pairs: {{ name: cat_i8_pairs, columns: [cat, i8], pairs: {json.dumps(pairs)} }}",
+                f"count(*) FILTER (WHERE {both} AND NOT ({allowed}))", f"count(*) FILTER (WHERE {both})"))
+    for cols, value, tolerance in ((["i8", "i16"], 0, 0), (["i64", "i32", "i8"], -1, 0),
+                                   (["f64", "f32"], 0, 1.5), (["dec", "i16"], 1, 0)):
+        present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+        if tolerance == 0 and all(c.startswith("i") for c in cols):
+            total = " + ".join(f"{c}::HUGEINT" for c in cols)
+            differs = f"{total} <> {value}"
+        else:
+            total = " + ".join(f"{c}::DOUBLE" for c in cols)
+            # NaN compares above every number in DuckDB: NOT (NaN <= t) holds, so it fails.
+            differs = f"NOT (abs({total} - {value}) <= {tolerance})"
+        name = "sum_" + "_".join(cols)
+        out.append((name, f"sum_equals: {{ name: {name}, columns: [{', '.join(cols)}], value: {value}, tolerance: {tolerance} }}",
+                    f"count(*) FILTER (WHERE {present} AND {differs})", f"count(*) FILTER (WHERE {present})"))
+    out.append(("s_json", "parseable: { name: s_json, column: s, as: json }",
+                "count(*) FILTER (WHERE NOT json_valid(s))", "count(s)"))
+    out.append(("s_as_date", "parseable: { name: s_as_date, column: s, as: datetime, format: '%Y-%m-%d' }",
+                "count(*) FILTER (WHERE s IS NOT NULL AND try_strptime(s, '%Y-%m-%d') IS NULL)", "count(s)"))
+    for c, direction, strict in (("i32", "increasing", False), ("i16", "decreasing", True)):
+        op = {("increasing", False): "<", ("increasing", True): "<=",
+              ("decreasing", False): ">", ("decreasing", True): ">="}[(direction, strict)]
+        order = "ASC" if direction == "increasing" else "DESC"
+        name = f"mono_{c}"
+        out.append((name,
+                    f"monotonic: {{ name: {name}, column: {c}, by: key, partition_by: [cat], direction: {direction}, strict: {str(strict).lower()} }}",
+                    f"(SELECT count(*) FILTER (WHERE v {op} prev) FROM (SELECT {c} AS v, lag({c}) OVER "
+                    f"(PARTITION BY cat ORDER BY key, {c} {order}) AS prev FROM t WHERE {c} IS NOT NULL AND key IS NOT NULL))",
+                    f"count(*) FILTER (WHERE {c} IS NOT NULL AND key IS NOT NULL)"))
     # Over integers and decimals: an expression compares floats the way DataFusion does,
     # which orders a negative NaN below every number (DuckDB puts every NaN above).
     out.append(("expr", "expression: { name: expr, condition: \"i32 >= i16 OR dec > 0\" }",

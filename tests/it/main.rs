@@ -6,6 +6,7 @@ mod cluster;
 mod common;
 mod delta;
 mod differential;
+mod distribution;
 mod docs;
 mod history;
 mod onboarding;

@@ -54,8 +54,9 @@ fn full_run_finds_the_documented_defects() {
     ] {
         assert_eq!(bronze[id], "fail", "{id}");
     }
+    // Dates written as DD/MM/YYYY do not parse with the format the rules state.
     assert_eq!(
-        bronze["bronze.customers_raw.pattern(signup_date, iso_date)"],
+        bronze["bronze.customers_raw.parseable(signup_date, datetime)"],
         "warn"
     );
 
@@ -106,9 +107,12 @@ fn full_run_finds_the_documented_defects() {
         .iter()
         .map(|c| c["kind"].as_str().unwrap())
         .collect();
+    // Row relations the sample lake's tables have no natural instance of; their modules'
+    // tests and the differential tests cover them.
+    const NO_SAMPLE: &[&str] = &["columns_equal", "sum_equals", "value_pairs"];
     for k in dq::rules::REGISTRY {
         assert!(
-            kinds.contains(k.name),
+            kinds.contains(k.name) || NO_SAMPLE.contains(&k.name),
             "sample rules do not use `{}`",
             k.name
         );
@@ -322,7 +326,7 @@ fn lint_plan_rules_and_explain() {
     let run = dq(&repo(), &["lint"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("66 checks in 8 datasets compile"),
+        run.stdout.contains("74 checks in 8 datasets compile"),
         "{}",
         run.stdout
     );

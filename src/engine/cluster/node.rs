@@ -83,6 +83,11 @@ fn functions() -> BallistaFunctionRegistry {
             .aggregate_functions
             .insert(f.name().to_string(), Arc::new(f));
     }
+    for f in crate::engine::scalar_functions() {
+        registry
+            .scalar_functions
+            .insert(f.name().to_string(), Arc::new(f));
+    }
     registry
 }
 
@@ -97,6 +102,9 @@ fn scheduler_session(
             .build();
         for f in crate::engine::functions() {
             state.register_udaf(Arc::new(f))?;
+        }
+        for f in crate::engine::scalar_functions() {
+            state.register_udf(Arc::new(f))?;
         }
         Ok(state)
     }

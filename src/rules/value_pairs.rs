@@ -1,0 +1,132 @@
+//! Each row's pair of values, from two columns, is one of a given set of pairs (Great
+//! Expectations' `expect_column_pair_values_to_be_in_set`).
+//!
+//! Parameters:
+//! - `columns` (exactly two column names)
+//! - `pairs` (list of two-element lists: the allowed combinations)
+//!
+//! A row where either value is NULL is not checked. Values are compared as SQL literals of
+//! each column's type, never spliced into SQL text. Row-level: accepts `max_failed` /
+//! `max_failed_fraction`, as a fraction of the rows checked.
+//!
+//! Example:
+//! ```yaml
+//! - value_pairs:
+//!     columns: [country, currency]
+//!     pairs: [[DE, EUR], [FR, EUR], [GB, GBP], [US, USD]]
+//! ```
+
+use datafusion::logical_expr::{Expr, lit};
+use serde::Deserialize;
+
+use super::schema_of;
+use super::{
+    CompileContext, Compiled, Placement, Rule, RuleKind, as_u64, count_if, failed_rows_outcome,
+    literal_for, parse_as,
+};
+
+pub const KIND: RuleKind = RuleKind {
+    name: "value_pairs",
+    placement: Placement::Dataset,
+    row_level: true,
+    source: include_str!("value_pairs.rs"),
+    parse: parse_as::<ValuePairs>,
+    schema: schema_of::<ValuePairs>,
+};
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValuePairs {
+    pub columns: Vec<String>,
+    pub pairs: Vec<Vec<serde_json::Value>>,
+}
+
+impl Rule for ValuePairs {
+    fn default_name(&self) -> String {
+        format!("value_pairs({})", self.columns.join(", "))
+    }
+
+    fn compile(&self, cx: &CompileContext<'_>) -> Result<Compiled, String> {
+        let [a, b] = self.columns.as_slice() else {
+            return Err(format!(
+                "value_pairs needs exactly two `columns`, not {}",
+                self.columns.len()
+            ));
+        };
+        if self.pairs.is_empty() {
+            return Err("value_pairs needs at least one pair in `pairs`".into());
+        }
+        let (ca, cb) = (cx.column(a)?, cx.column(b)?);
+        let (ta, tb) = (cx.data_type(a)?, cx.data_type(b)?);
+        let mut allowed: Vec<Expr> = Vec::new();
+        for (i, pair) in self.pairs.iter().enumerate() {
+            let [x, y] = pair.as_slice() else {
+                return Err(format!(
+                    "pair {} has {} values; each pair is [{a}, {b}]",
+                    i + 1,
+                    pair.len()
+                ));
+            };
+            let x = literal_for(x, &ta, "pair value")?;
+            let y = literal_for(y, &tb, "pair value")?;
+            allowed.push(ca.clone().eq(x).and(cb.clone().eq(y)));
+        }
+        let any_allowed = allowed.into_iter().reduce(Expr::or).unwrap_or(lit(false));
+        let both = ca.is_not_null().and(cb.is_not_null());
+        // Rows with a NULL make the comparison NULL, hence not failing; `both` says so
+        // explicitly for the denominator.
+        let failing = both.clone().and(datafusion::logical_expr::not(any_allowed));
+        let mut compiled = super::row_level(failing, cx.thresholds)?;
+        compiled.measures[1] = count_if(both)?;
+        let thresholds = cx.thresholds;
+        compiled.judge = Box::new(move |o| {
+            failed_rows_outcome(
+                as_u64(o.measures.first()),
+                as_u64(o.measures.get(1)),
+                thresholds,
+            )
+        });
+        Ok(compiled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::{check, compile_error, orders};
+
+    #[test]
+    fn pairs_outside_the_set_fail() {
+        // (customer_id, status): (10 placed) (11 shipped) (12 delivered) (10 bogus)
+        // (99 shipped) (NULL cancelled).
+        let o = check(
+            orders(),
+            "value_pairs: { columns: [customer_id, status], pairs: [[10, placed], [11, shipped], [12, delivered], [99, shipped]] }",
+        );
+        assert_eq!(o.failed_rows, Some(1), "{o:?}");
+        assert_eq!(
+            o.rows_checked,
+            Some(5),
+            "the NULL row is not checked: {o:?}"
+        );
+        assert_eq!(o.samples[0]["status"], "bogus", "{o:?}");
+    }
+
+    #[test]
+    fn malformed_pairs_are_rules_errors() {
+        let e = compile_error(
+            orders(),
+            "value_pairs: { columns: [customer_id, status], pairs: [[10]] }",
+        );
+        assert!(e.contains("pair 1 has 1 values"), "{e}");
+        let e = compile_error(
+            orders(),
+            "value_pairs: { columns: [status], pairs: [[a, b]] }",
+        );
+        assert!(e.contains("exactly two"), "{e}");
+        let e = compile_error(
+            orders(),
+            "value_pairs: { columns: [customer_id, status], pairs: [[x, placed]] }",
+        );
+        assert!(e.contains("is a string but the column is"), "{e}");
+    }
+}
