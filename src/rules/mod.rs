@@ -612,6 +612,8 @@ pub fn show(value: &serde_json::Value) -> String {
 }
 
 #[cfg(test)]
+mod documented_examples;
+#[cfg(test)]
 pub(crate) mod testing;
 
 #[cfg(test)]
