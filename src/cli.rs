@@ -457,6 +457,7 @@ fn load_project(global: &GlobalArgs) -> Result<Project, DqError> {
 
 fn runtime() -> Result<tokio::runtime::Runtime, DqError> {
     tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(crate::engine::THREAD_STACK)
         .enable_all()
         .build()
         .map_err(|e| DqError::Runtime(format!("cannot start the runtime: {e}")))

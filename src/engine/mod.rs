@@ -112,6 +112,11 @@ pub fn functions() -> Vec<datafusion::logical_expr::AggregateUDF> {
     vec![count_true::udaf()]
 }
 
+/// The stack of every thread that plans or runs queries: DataFusion's planners and
+/// optimizers recurse over the plan, and a debug build's frames are large (tokio's
+/// default of 2 MiB overflowed on a distribution check's plan); the main thread's 8 MiB.
+pub const THREAD_STACK: usize = 8 << 20;
+
 /// dq's own scalar functions, registered wherever [`functions`] are.
 pub fn scalar_functions() -> Vec<datafusion::logical_expr::ScalarUDF> {
     vec![crate::rules::parseable::parses_udf()]

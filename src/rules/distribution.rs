@@ -417,6 +417,10 @@ fn ks_query(
                 lit(if first { 0i64 } else { 1 }).alias("b"),
             ])
             .map_err(err)?
+            // Derived tables here and below keep the SQL that `dq plan` prints faithful:
+            // the unparser folds a filter, a window or an aggregate into the SELECT under it.
+            .alias(if first { "data_side" } else { "reference_side" })
+            .map_err(err)?
             .filter(
                 col("x")
                     .is_not_null()
@@ -434,10 +438,18 @@ fn ks_query(
             over_all(sum_udaf(), col("b")).alias("n2"),
         ])
         .map_err(err)?
+        .project(vec![col("x"), col("a"), col("b"), col("n1"), col("n2")])
+        .map_err(err)?
+        .alias("sides")
+        .map_err(err)?
         .window(vec![
             running(sum_udaf(), col("a"), &x)?.alias("c1"),
             running(sum_udaf(), col("b"), &x)?.alias("c2"),
         ])
+        .map_err(err)?
+        .project(vec![col("n1"), col("n2"), col("c1"), col("c2")])
+        .map_err(err)?
+        .alias("cdfs")
         .map_err(err)?;
     let f = |c: &str, n: &str| cast(col(c), DataType::Float64) / cast(col(n), DataType::Float64);
     both.aggregate(
@@ -463,9 +475,15 @@ fn categories_query(
         LogicalPlanBuilder::from(plan)
             .project(vec![cast(value, DataType::Utf8).alias("x")])
             .map_err(err)?
+            .alias(format!("{prefix}_values"))
+            .map_err(err)?
             .filter(col("x").is_not_null())
             .map_err(err)?
             .aggregate(vec![col("x")], vec![count(lit(1i64)).alias("n")])
+            .map_err(err)?
+            // A derived table of its own, so that `dq plan` prints the grouping (the SQL
+            // unparser folds two stacked aggregates into one).
+            .alias(format!("{prefix}_by_value"))
             .map_err(err)?
             .aggregate(
                 Vec::<Expr>::new(),

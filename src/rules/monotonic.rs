@@ -119,7 +119,13 @@ impl Rule for Monotonic {
             .project(shown.clone())
             .map_err(err)?
             .window(vec![previous])
+            .map_err(err)?
+            // A derived table, so that the SQL `dq plan` prints keeps the window (the
+            // unparser would fold it into the aggregate above).
+            .alias(ORDERED)
             .map_err(err)?;
+        let column = under_ordered(&column);
+        let shown: Vec<Expr> = shown.iter().map(under_ordered).collect();
         let prev = col(PREVIOUS);
         let breaks = match (ascending, self.strict) {
             (true, false) => column.clone().lt(prev.clone()),
@@ -160,6 +166,20 @@ impl Rule for Monotonic {
                 failed_rows_outcome(as_u64(o.query.first()), as_u64(o.query.get(1)), thresholds)
             }),
         })
+    }
+}
+
+/// The derived table of the rows with their previous value.
+const ORDERED: &str = "ordered";
+
+/// `column` as the derived table [`ORDERED`] names it.
+fn under_ordered(column: &Expr) -> Expr {
+    match column {
+        Expr::Column(c) => Expr::Column(datafusion::common::Column::new(
+            Some(ORDERED),
+            c.name.clone(),
+        )),
+        other => other.clone(),
     }
 }
 

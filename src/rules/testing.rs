@@ -156,14 +156,26 @@ fn run_on(tables: &[(&str, &RecordBatch)], check: &str) -> Result<Vec<CheckResul
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_stack_size(crate::engine::THREAD_STACK)
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(async {
-        let session = engine::session(None)?;
-        let prepared = engine::prepare(&session, &rules, &options).await?;
-        let (_, checks) = engine::execute(&session, prepared).await;
-        Ok(checks)
+    // Planned on a thread with the stack dq's main thread has, not on the test harness's
+    // smaller one: a debug build's optimizer recursion is deep.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(crate::engine::THREAD_STACK)
+            .spawn_scoped(scope, || {
+                runtime.block_on(async {
+                    let session = engine::session(None)?;
+                    let prepared = engine::prepare(&session, &rules, &options).await?;
+                    let (_, checks) = engine::execute(&session, prepared).await;
+                    Ok(checks)
+                })
+            })
+            .expect("a thread for the check")
+            .join()
+            .expect("the check's thread")
     })
 }
 
