@@ -134,8 +134,9 @@ def project(lake, checks, data):
         else:
             items[-1] += line
     if checks in (10, 100):
-        # The 100-check run is the 10-check run plus 90 row checks, so the two differ
-        # only in the number of checks.
+        # The 100-check run is the 10-check run plus 90 checks the fused scan answers (the
+        # older row checks and the catalogue's new kinds), so the two differ only in the
+        # number of checks.
         items = items[:10]
     if checks == 100:
         extra = []
@@ -147,7 +148,17 @@ def project(lake, checks, data):
                     f"      - accepted_values: {{ name: extra_status_{i}, column: status, values: [placed, shipped, delivered, cancelled, returned, s{i}] }}\n",
                     f"      - not_null: {{ name: extra_not_null_{i}, columns: [order_id, amount], where: \"amount > {i}\" }}\n",
                     f"      - length: {{ name: extra_length_{i}, column: country, max: {2 + i} }}\n",
-                ][i % 4]
+                    # The catalogue's kinds that the fused scan answers.
+                    f"      - patterns: {{ name: extra_patterns_{i}, column: email, regexes: ['@test{i}\\.', '^x{i}@'], match: none }}\n",
+                    f"      - distinct_values: {{ name: extra_currencies_{i}, column: currency, within: [EUR, USD, GBP, X{i}] }}\n",
+                    f"      - distinct_count: {{ name: extra_countries_{i}, column: country, min: 1, max: {250 + i} }}\n",
+                    f"      - value_pairs: {{ name: extra_pairs_{i}, columns: [currency, status], max_failed_fraction: 1, pairs: "
+                    f"[[EUR, placed], [EUR, shipped], [USD, placed], [USD, shipped], [GBP, delivered], [X{i}, s{i}]] }}\n",
+                    f"      - columns_equal: {{ name: extra_equal_{i}, left: created_at, right: updated_at, max_failed_fraction: 1 }}\n",
+                    f"      - sum_equals: {{ name: extra_sum_{i}, columns: [order_id, customer_id], value: {i}, max_failed_fraction: 1 }}\n",
+                    f"      - parseable: {{ name: extra_parseable_{i}, column: country, as: int64, max_failed_fraction: 1 }}\n",
+                    f"      - column_count: {{ name: extra_columns_{i}, min: 1, max: {20 + i} }}\n",
+                ][i % 12]
             )
             i += 1
         items += extra
