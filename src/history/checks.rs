@@ -16,7 +16,7 @@ pub fn any(rules: &RuleSet) -> bool {
     rules
         .datasets
         .iter()
-        .any(|d| d.checks.iter().any(|c| c.rule.history().is_some()))
+        .any(|d| d.checks.iter().any(|c| c.rule.uses_history()))
         || rules.streams.iter().any(|s| {
             s.checks
                 .iter()
@@ -155,6 +155,27 @@ pub fn judge_all(report: &mut Report, rules: &RuleSet, points: &[Point]) {
         ));
     }
     report.trends = trends;
+    // Checks that compare themselves with their own earlier runs (a distribution against
+    // the category counts it recorded before).
+    for c in report.checks.iter_mut() {
+        let Some(spec) = c.dataset.as_deref().and_then(|d| {
+            rules
+                .dataset(d)
+                .and_then(|d| d.checks.iter().find(|s| s.name == c.name))
+        }) else {
+            continue;
+        };
+        if !spec.rule.uses_history() || spec.rule.history().is_some() {
+            continue;
+        }
+        let earlier: Vec<&Point> = points
+            .iter()
+            .filter(|p| {
+                *p.environment == *report.environment && *p.subject == *c.id && p.as_of < as_of
+            })
+            .collect();
+        spec.rule.judge_with_history(c, &earlier);
+    }
     report.finish();
 }
 

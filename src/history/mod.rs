@@ -17,7 +17,7 @@
 //! | `started_at` | wall-clock start |
 //! | `environment`, `command` | |
 //! | `subject` | a dataset (`silver.orders`), a check (`silver.orders.not_null(email)`), or `stream:NAME` |
-//! | `metric` | `rows`, `files`, `bytes`, `delta_version`; `observed`, `failed_rows`, `failed_fraction`; `latency_p50_ms` … |
+//! | `metric` | `rows`, `files`, `bytes`, `delta_version`; `observed`, `failed_rows`, `failed_fraction`; `count:CATEGORY` (a categorical `distribution`'s counts); `latency_p50_ms` … |
 //! | `value` | the number (NULL when the run had none, e.g. a failed scan) |
 //! | `status` | the check's status in that run (NULL for dataset and stream metrics) |
 
@@ -115,6 +115,13 @@ pub fn points_of(report: &Report, run_id: &str) -> Vec<Point> {
         }
         if let Some(f) = c.failed_fraction {
             out.push(point(&c.id, "failed_fraction", Some(f), status));
+        }
+        // A categorical distribution's counts: what a later run's `previous_runs` compares with.
+        if let Some(counts) = c.observed.get("counts").and_then(|v| v.as_object()) {
+            for (category, n) in counts {
+                let metric = format!("{}{category}", crate::rules::distribution::COUNT_METRIC);
+                out.push(point(&c.id, &metric, n.as_f64(), status));
+            }
         }
     }
     for s in &report.streams {

@@ -13,7 +13,13 @@
 //!     the same column name), optionally filtered — last month's partition, a golden set;
 //!   - `{ values: [...] }`: a sample written in the rules (`ks`), or
 //!   - `{ frequencies: { EUR: 0.6, USD: 0.3, GBP: 0.1 } }`: expected shares or counts of
-//!     each category (`chi_square`, `psi`; normalised to sum 1).
+//!     each category (`chi_square`, `psi`; normalised to sum 1), or
+//!   - `{ previous_runs: N }`: the category counts this same check recorded in its last N
+//!     earlier runs of the environment (`chi_square`, `psi`), summed — runs in which it
+//!     failed or warned are skipped, so a drift does not become the new normal. Judged
+//!     once the run is done, as `change` is; the first run records and reports
+//!     `insufficient_history`. Needs the metric history (not `--no-history`); at most
+//!     1000 categories.
 //! - `max_statistic` (number): the largest accepted statistic (D, chi-square, or PSI);
 //! - `min_p_value` (`chi_square` only): the smallest accepted p-value (degrees of freedom:
 //!   the reference's categories − 1).
@@ -37,6 +43,11 @@
 //!     test: chi_square
 //!     reference: { frequencies: { EUR: 0.6, USD: 0.3, GBP: 0.1 } }
 //!     min_p_value: 0.01
+//! - distribution:
+//!     column: status
+//!     test: psi
+//!     reference: { previous_runs: 7 }
+//!     max_statistic: 0.1
 //! ```
 
 use std::collections::BTreeMap;
@@ -79,7 +90,16 @@ pub struct Reference {
     pub filter: Option<String>,
     pub values: Option<Vec<f64>>,
     pub frequencies: Option<BTreeMap<String, f64>>,
+    /// Compare with the category counts this check recorded in its last N earlier runs
+    /// (those in which it did not fail or warn), summed.
+    pub previous_runs: Option<usize>,
 }
+
+/// The history metric prefix under which a categorical check's counts are recorded.
+pub const COUNT_METRIC: &str = "count:";
+
+/// Categories a check reports (and records) its counts for, at most.
+pub const MAX_COUNTED_CATEGORIES: usize = 1000;
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -135,6 +155,86 @@ impl Rule for Distribution {
         self.reference.dataset.iter().cloned().collect()
     }
 
+    fn uses_history(&self) -> bool {
+        self.reference.previous_runs.is_some()
+    }
+
+    fn judge_with_history(
+        &self,
+        c: &mut crate::report::CheckResult,
+        earlier: &[&crate::history::Point],
+    ) {
+        use crate::report::Status;
+        let Some(runs) = self.reference.previous_runs else {
+            return;
+        };
+        let Some(counts) = c.observed.get("counts").and_then(|v| v.as_object()) else {
+            return; // errored, or too many categories: already judged
+        };
+        let observed: BTreeMap<String, u64> = counts
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+            .collect();
+        // The earlier runs' counts, by run (newest last), from runs where the check neither
+        // failed nor warned: a drifted run does not become the new normal.
+        let mut by_run: BTreeMap<(chrono::DateTime<chrono::Utc>, &str), BTreeMap<String, f64>> =
+            BTreeMap::new();
+        for p in earlier {
+            let Some(category) = p.metric.strip_prefix(COUNT_METRIC) else {
+                continue;
+            };
+            if matches!(p.status.as_deref(), Some("fail" | "warn" | "error")) {
+                continue;
+            }
+            *by_run
+                .entry((p.as_of, &p.run_id))
+                .or_default()
+                .entry(category.to_string())
+                .or_default() += p.value.unwrap_or(0.0);
+        }
+        let usable = by_run.len();
+        let chosen: Vec<&BTreeMap<String, f64>> = by_run.values().rev().take(runs).collect();
+        if chosen.is_empty() {
+            c.status = Status::Insufficient;
+            c.message = Some(format!(
+                "insufficient history: needs an earlier run of this check that recorded its counts (0 of {runs} usable); this run's counts are recorded"
+            ));
+            return;
+        }
+        let mut reference: BTreeMap<String, f64> = BTreeMap::new();
+        for run in &chosen {
+            for (k, n) in *run {
+                *reference.entry(k.clone()).or_default() += n;
+            }
+        }
+        let statistic = categorical_statistic(
+            self.test,
+            &observed,
+            &reference,
+            self.epsilon.unwrap_or(1e-4),
+        );
+        let o = self.outcome(statistic, &c.threshold, Some(&observed));
+        c.status = if o.passed {
+            Status::Pass
+        } else {
+            match c.severity {
+                crate::config::rules::Severity::Error => Status::Fail,
+                crate::config::rules::Severity::Warn => Status::Warn,
+            }
+        };
+        c.observed = o.observed;
+        c.rows_checked = o.rows_checked;
+        let against = format!(
+            "against the {} earlier run{} (of {usable} usable)",
+            chosen.len(),
+            if chosen.len() == 1 { "" } else { "s" }
+        );
+        c.message = Some(match o.message {
+            Some(m) => format!("{m}; {against}"),
+            None => against,
+        });
+    }
+
     fn compile(&self, cx: &CompileContext<'_>) -> Result<Compiled, String> {
         self.validate()?;
         let column = cx.column(&self.column)?;
@@ -167,10 +267,20 @@ impl Distribution {
             r.dataset.is_some(),
             r.values.is_some(),
             r.frequencies.is_some(),
+            r.previous_runs.is_some(),
         ];
         if given.iter().filter(|g| **g).count() != 1 {
             return Err(
-                "distribution `reference` takes exactly one of `dataset`, `values`, `frequencies`"
+                "distribution `reference` takes exactly one of `dataset`, `values`, `frequencies`, `previous_runs`"
+                    .into(),
+            );
+        }
+        if r.previous_runs == Some(0) {
+            return Err("`reference.previous_runs` must be at least 1".into());
+        }
+        if r.previous_runs.is_some() && self.test == Test::Ks {
+            return Err(
+                "`ks` cannot compare with earlier runs (the history keeps counts of categories, not samples): give a reference dataset, e.g. an earlier partition with `where`"
                     .into(),
             );
         }
@@ -292,6 +402,9 @@ impl Distribution {
             distinct_keys: None,
             failing_rows: None,
             judge: Box::new(move |o| {
+                if rule.reference.previous_runs.is_some() {
+                    return rule.counted_for_history(o.query, &threshold);
+                }
                 let result = match rule.test {
                     Test::Ks => Ok(Statistic {
                         value: super::as_f64(o.query.first()).unwrap_or(f64::NAN),
@@ -301,7 +414,9 @@ impl Distribution {
                     }),
                     Test::ChiSquare | Test::Psi => rule.categorical(o.query),
                 };
-                rule.outcome(result, &threshold)
+                let counts =
+                    (rule.test != Test::Ks).then(|| pairs(o.query.first(), o.query.get(1)));
+                rule.outcome(result, &threshold, counts.as_ref())
             }),
         }
     }
@@ -340,7 +455,56 @@ impl Distribution {
         )
     }
 
-    fn outcome(&self, result: Result<Statistic, String>, threshold: &str) -> Outcome {
+    /// This run's category counts, to be judged against earlier runs once the history is
+    /// loaded ([`Rule::judge_with_history`]).
+    fn counted_for_history(
+        &self,
+        row: &[datafusion::common::ScalarValue],
+        threshold: &str,
+    ) -> Outcome {
+        let counts = pairs(row.first(), row.get(1));
+        let rows: u64 = counts.values().sum();
+        if counts.len() > MAX_COUNTED_CATEGORIES {
+            return Outcome {
+                passed: false,
+                observed: serde_json::Value::Null,
+                threshold: threshold.to_string(),
+                failed_rows: None,
+                rows_checked: Some(rows),
+                message: Some(format!(
+                    "{} categories: more than the {MAX_COUNTED_CATEGORIES} a comparison with earlier runs keeps",
+                    counts.len()
+                )),
+            };
+        }
+        Outcome {
+            passed: true,
+            observed: serde_json::json!({
+                "test": self.test_name(),
+                "counts": counts,
+                "rows": rows,
+            }),
+            threshold: threshold.to_string(),
+            failed_rows: None,
+            rows_checked: Some(rows),
+            message: Some("judged against this check's earlier runs after the run".into()),
+        }
+    }
+
+    fn test_name(&self) -> &'static str {
+        match self.test {
+            Test::Ks => "ks",
+            Test::ChiSquare => "chi_square",
+            Test::Psi => "psi",
+        }
+    }
+
+    fn outcome(
+        &self,
+        result: Result<Statistic, String>,
+        threshold: &str,
+        counts: Option<&BTreeMap<String, u64>>,
+    ) -> Outcome {
         let s = match result {
             Ok(s) => s,
             Err(message) => {
@@ -368,17 +532,19 @@ impl Distribution {
         }
         Outcome {
             passed,
-            observed: serde_json::json!({
-                "test": match self.test {
-                    Test::Ks => "ks",
-                    Test::ChiSquare => "chi_square",
-                    Test::Psi => "psi",
-                },
-                "statistic": super::number_json(s.value),
-                "p_value": s.p_value.map(super::number_json),
-                "rows": s.sizes.0,
-                "reference_rows": s.sizes.1,
-            }),
+            observed: {
+                let mut o = serde_json::json!({
+                    "test": self.test_name(),
+                    "statistic": super::number_json(s.value),
+                    "p_value": s.p_value.map(super::number_json),
+                    "rows": s.sizes.0,
+                    "reference_rows": s.sizes.1,
+                });
+                if let Some(c) = counts.filter(|c| c.len() <= MAX_COUNTED_CATEGORIES) {
+                    o["counts"] = serde_json::json!(c);
+                }
+                o
+            },
             threshold: threshold.to_string(),
             failed_rows: None,
             rows_checked: Some(s.sizes.0),
@@ -778,5 +944,32 @@ mod tests {
             "distribution: { column: amount, test: psi, reference: { frequencies: { a: 1 } }, min_p_value: 0.1 }",
         );
         assert!(e.contains("`chi_square` only"), "{e}");
+        let e = compile_error(
+            orders(),
+            "distribution: { column: amount, test: ks, reference: { previous_runs: 3 }, max_statistic: 0.1 }",
+        );
+        assert!(e.contains("cannot compare with earlier runs"), "{e}");
+        let e = compile_error(
+            orders(),
+            "distribution: { column: status, test: psi, reference: { previous_runs: 0 }, max_statistic: 0.1 }",
+        );
+        assert!(e.contains("at least 1"), "{e}");
+        let e = compile_error(
+            orders(),
+            "distribution: { column: status, test: psi, reference: { previous_runs: 1, frequencies: { a: 1 } }, max_statistic: 0.1 }",
+        );
+        assert!(e.contains("exactly one"), "{e}");
+    }
+
+    #[test]
+    fn counts_wait_for_the_history_when_compared_with_earlier_runs() {
+        // Judged after the run; the run itself reports the counts it will record.
+        let o = check(
+            orders(),
+            "distribution: { column: status, test: psi, reference: { previous_runs: 1 }, max_statistic: 0.1 }",
+        );
+        assert!(o.passed, "{o:?}");
+        assert_eq!(o.observed["counts"]["shipped"], 2, "{o:?}");
+        assert!(o.message.unwrap().contains("earlier runs"));
     }
 }

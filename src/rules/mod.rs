@@ -177,6 +177,19 @@ pub trait Rule: Send + Sync + Debug {
     fn history(&self) -> Option<HistoryRule> {
         None
     }
+    /// Whether the check needs the metric history loaded (to judge against earlier runs).
+    fn uses_history(&self) -> bool {
+        self.history().is_some()
+    }
+    /// For a check that compares itself with its own earlier runs (other than `change` and
+    /// `anomaly`): finishes `result` once the run is done, from `earlier`, the recorded
+    /// points of this check in runs of this environment evaluated before this one.
+    fn judge_with_history(
+        &self,
+        _result: &mut crate::report::CheckResult,
+        _earlier: &[&crate::history::Point],
+    ) {
+    }
 }
 
 /// A check judged against the metric history once the run's other checks are done.

@@ -219,6 +219,47 @@ def checks_for(rng):
     return out
 
 
+def set_checks_for(rng):
+    """(name, YAML, DuckDB SQL of the status, DuckDB SQL of the observed distinct count or
+    None) for the set-level kinds, whose verdict is not a count of rows."""
+    def values_sql(values):
+        return ", ".join(quote(v) if isinstance(v, str) else str(v) for v in values)
+
+    def yaml_values(values):
+        return ", ".join(json.dumps(v) for v in values)
+
+    out = []
+    for column, pool in (("cat", CATEGORIES), ("i8", [0, -1, 1, 127, -128, 5])):
+        for relation in ("within", "contains", "equals"):
+            values = rng.sample(pool, rng.randint(1, len(pool)))
+            outside = f"count(*) FILTER (WHERE {column} NOT IN ({values_sql(values)})) > 0"
+            missing = " OR ".join(f"count(*) FILTER (WHERE {column} = {values_sql([v])}) = 0" for v in values)
+            bad = {"within": outside, "contains": missing, "equals": f"{outside} OR {missing}"}[relation]
+            name = f"dv_{column}_{relation}"
+            out.append((name, f"distinct_values: {{ name: {name}, column: {column}, {relation}: [{yaml_values(values)}] }}",
+                        f"CASE WHEN {bad} THEN 'fail' ELSE 'pass' END", None))
+    for ties_okay in (False, True):
+        values = rng.sample(CATEGORIES, 2)
+        modes = ("(SELECT cat FROM (SELECT cat, count(*) AS n FROM t WHERE cat IS NOT NULL GROUP BY cat) "
+                 "QUALIFY n = max(n) OVER ())")
+        if ties_okay:
+            holds = f"EXISTS (SELECT 1 FROM {modes} WHERE cat IN ({values_sql(values)}))"
+        else:
+            holds = (f"EXISTS (SELECT 1 FROM {modes}) AND "
+                     f"NOT EXISTS (SELECT 1 FROM {modes} WHERE cat NOT IN ({values_sql(values)}))")
+        name = f"mcv_cat_{str(ties_okay).lower()}"
+        out.append((name, f"most_common_value: {{ name: {name}, column: cat, values: [{yaml_values(values)}], ties_okay: {str(ties_okay).lower()} }}",
+                    # count(*) makes it an aggregate: one row, even over an empty lake.
+                    f"CASE WHEN count(*) >= 0 AND {holds} THEN 'pass' ELSE 'fail' END", None))
+    for column in ("cat", "s", "i64", "d"):
+        lo, hi = sorted(rng.sample(range(0, 12), 2))
+        name = f"dc_{column}"
+        out.append((name, f"distinct_count: {{ name: {name}, column: {column}, min: {lo}, max: {hi} }}",
+                    f"CASE WHEN count(DISTINCT {column}) BETWEEN {lo} AND {hi} THEN 'pass' ELSE 'fail' END",
+                    f"count(DISTINCT {column})"))
+    return out
+
+
 def statistics_for():
     """(name, YAML, DuckDB SQL of the value, kind) for statistics compared by value."""
     out = []
@@ -267,6 +308,12 @@ def main():
             rules.append(f"      - {yaml}")
             f_, c_ = con.execute(f"SELECT {failed}, {checked} FROM t").fetchone()
             answers[name] = {"failed_rows": int(f_ or 0), "rows_checked": int(c_ or 0)}
+        for name, yaml, status_sql, distinct_sql in set_checks_for(rng):
+            rules.append(f"      - {yaml}")
+            answer = {"status": con.execute(f"SELECT {status_sql} FROM t").fetchone()[0]}
+            if distinct_sql:
+                answer["distinct"] = con.execute(f"SELECT {distinct_sql} FROM t").fetchone()[0]
+            answers[name] = answer
         for name, yaml, sql, column in stats:
             rules.append(f"      - {yaml}")
             value = con.execute(f"SELECT {sql} FROM t").fetchone()[0]

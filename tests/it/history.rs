@@ -378,3 +378,69 @@ fn the_html_report_draws_the_trend_with_the_anomaly_marked() {
     );
     assert_eq!(dom.matches("anomaly\" cx=").count(), 1, "{dom}");
 }
+
+/// `events.status` with `shares` rows of each status.
+fn set_statuses(dir: &Path, shares: &[(&str, usize)]) {
+    let statuses: Vec<&str> = shares
+        .iter()
+        .flat_map(|(s, n)| std::iter::repeat_n(*s, *n))
+        .collect();
+    let ids: Vec<i64> = (0..statuses.len() as i64).collect();
+    let batch = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(ids)) as ArrayRef),
+        ("status", Arc::new(StringArray::from(statuses)) as ArrayRef),
+    ])
+    .unwrap();
+    dq::sample::write_parquet(&dir.join("lake/silver/events/part-0.parquet"), &[batch]).unwrap();
+}
+
+fn observed<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    &report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap()["observed"]
+}
+
+/// A categorical distribution against the counts the same check recorded in earlier runs:
+/// the first run records and waits, the same shares pass, shifted shares fail with the PSI
+/// of the formula, and the failed run is never the reference.
+#[test]
+fn a_distribution_against_earlier_runs_records_waits_and_judges() {
+    let dir = project(
+        "      - distribution: { name: status_drift, column: status, test: psi, reference: { previous_runs: 2 }, max_statistic: 0.05 }\n",
+    );
+    let usual = [("placed", 50), ("shipped", 30), ("cancelled", 20)];
+    set_statuses(dir.path(), &usual);
+    let (_, first) = validate(dir.path(), &day(0));
+    assert_eq!(status(&first, "status_drift"), "insufficient_history");
+    assert_eq!(observed(&first, "status_drift")["counts"]["placed"], 50);
+
+    let (_, same) = validate(dir.path(), &day(1));
+    assert_eq!(status(&same, "status_drift"), "pass", "{same}");
+    assert_eq!(observed(&same, "status_drift")["statistic"], 0.0);
+    // One earlier run so far: its 100 rows are the reference.
+    assert_eq!(observed(&same, "status_drift")["reference_rows"], 100);
+
+    set_statuses(
+        dir.path(),
+        &[("placed", 20), ("shipped", 30), ("cancelled", 50)],
+    );
+    let (run, shifted) = validate(dir.path(), &day(2));
+    assert_eq!(run.code, 1);
+    assert_eq!(status(&shifted, "status_drift"), "fail");
+    // Σ (p − q) ln(p / q) with p = (.2, .3, .5), q = (.5, .3, .2): 0.3 ln 6.25.
+    let psi = observed(&shifted, "status_drift")["statistic"]
+        .as_f64()
+        .unwrap();
+    assert!((psi - 0.3 * 6.25f64.ln()).abs() < 1e-12, "{psi}");
+
+    // Back to the usual shares: compared with the two runs before the failed one.
+    set_statuses(dir.path(), &usual);
+    let (_, back) = validate(dir.path(), &day(3));
+    assert_eq!(status(&back, "status_drift"), "pass", "{back}");
+    assert_eq!(observed(&back, "status_drift")["statistic"], 0.0);
+    // The reference is the last two usable runs (days 0 and 1), 100 rows each.
+    assert_eq!(observed(&back, "status_drift")["reference_rows"], 200);
+}
