@@ -24,6 +24,30 @@ use futures::StreamExt;
 
 use super::df_err;
 
+/// Key hashes are already uniformly spread 64-bit values (`create_hashes`): a set of them
+/// needs no second hash function, and hashing each of ten million hashes again cost as
+/// much as inserting it.
+#[derive(Default, Clone, Copy)]
+pub struct AlreadyHashed(u64);
+
+impl std::hash::Hasher for AlreadyHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; fold anything else in, for completeness.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// A set of key hashes.
+pub type HashSet = std::collections::HashSet<u64, std::hash::BuildHasherDefault<AlreadyHashed>>;
+
 async fn streams(
     session: &SessionContext,
     plan: LogicalPlan,
@@ -125,7 +149,7 @@ fn key_hashes(
 async fn duplicates(
     session: &SessionContext,
     plan: LogicalPlan,
-    repeated: &datafusion::common::HashSet<u64>,
+    repeated: &HashSet,
     rows: u64,
     examples: usize,
 ) -> Result<Keys, String> {
@@ -285,7 +309,7 @@ async fn increasing(session: &SessionContext, plan: LogicalPlan) -> Result<Optio
 async fn hashed(
     session: &SessionContext,
     plan: LogicalPlan,
-) -> Result<Option<(u64, datafusion::common::HashSet<u64>)>, String> {
+) -> Result<Option<(u64, HashSet)>, String> {
     let pool = session.runtime_env().memory_pool.clone();
     let tasks: Vec<_> = streams(session, plan)
         .await?
@@ -295,8 +319,8 @@ async fn hashed(
                 datafusion::execution::memory_pool::MemoryConsumer::new("dq unique hashes")
                     .register(&pool);
             tokio::spawn(async move {
-                let mut seen: datafusion::common::HashSet<u64> = Default::default();
-                let mut repeated: datafusion::common::HashSet<u64> = Default::default();
+                let mut seen: HashSet = Default::default();
+                let mut repeated: HashSet = Default::default();
                 let mut rows = 0u64;
                 let mut hashes = Vec::new();
                 while let Some(batch) = stream.next().await {
@@ -334,7 +358,7 @@ async fn hashed(
     }
     sets.sort_by_key(|(s, _, _)| std::cmp::Reverse(s.len()));
     let rows = sets.iter().map(|(_, _, r)| r).sum();
-    let mut repeated: datafusion::common::HashSet<u64> = Default::default();
+    let mut repeated: HashSet = Default::default();
     for (_, r, _) in &sets {
         repeated.extend(r.iter().copied());
     }
