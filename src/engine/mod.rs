@@ -786,7 +786,31 @@ async fn run_dataset(
             None => None,
         };
         let mut key_examples = None;
+        // Failing rows that the query only counts: counted and sampled in one pass.
+        let counted = match &c.compiled.failing_rows {
+            Some(FailingRows::CountedPlan(rows)) if sample_failures > 0 && !distributed => {
+                match count_and_sample(session, rows.clone(), sample_failures).await {
+                    Ok((n, kept)) => {
+                        key_examples = kept;
+                        Some(n)
+                    }
+                    Err(e) => {
+                        results.push(c.meta.error(
+                            format!("query on {} failed: {}", d.qualified, store::explain(&e)),
+                            c.sql.clone(),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            _ => None,
+        };
         let query_row = match &c.compiled.query {
+            _ if counted.is_some() => {
+                vec![datafusion::common::ScalarValue::Int64(Some(
+                    counted.expect("checked") as i64,
+                ))]
+            }
             _ if proven_unique.is_some() => {
                 let (rows, failed, keys) = match proven_unique.expect("checked") {
                     unique::Keys::Distinct(rows) => (rows, 0, 0),
@@ -899,6 +923,26 @@ async fn run_dataset(
 
 /// Failing rows of a check found by a query of their own: for checks the fused scan does
 /// not count (a join, a grouped pass), or whose predicates it could not compile.
+/// The rows of `plan`, counted, and the first `limit` of them in the examples' order (as
+/// the fused scan keeps them): None when there are none.
+async fn count_and_sample(
+    session: &SessionContext,
+    plan: LogicalPlan,
+    limit: usize,
+) -> Result<(u64, Option<Vec<datafusion::arrow::array::RecordBatch>>), String> {
+    let frame = session.execute_logical_plan(plan).await.map_err(df_err)?;
+    let collector =
+        samples::SampleCollector::new(frame.schema().inner().clone(), limit).map_err(df_err)?;
+    let mut stream = frame.execute_stream().await.map_err(df_err)?;
+    let mut rows = 0u64;
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        let batch = batch.map_err(df_err)?;
+        rows += batch.num_rows() as u64;
+        collector.offer(0, &batch).map_err(df_err)?;
+    }
+    Ok((rows, collector.take(0)))
+}
+
 async fn query_samples(
     session: &SessionContext,
     d: &PreparedDataset,
@@ -925,7 +969,9 @@ async fn query_samples(
                 None => filtered,
             }
         }
-        FailingRows::Plan(plan) => Ok(LogicalPlanBuilder::from(plan.clone())),
+        FailingRows::Plan(plan) | FailingRows::CountedPlan(plan) => {
+            Ok(LogicalPlanBuilder::from(plan.clone()))
+        }
     }
     .map_err(df_err)?;
     // The first rows in the order of their values, so that the same lake gives the same

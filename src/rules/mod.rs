@@ -438,6 +438,10 @@ pub enum FailingRows {
     Predicate(Expr),
     /// A plan of its own (duplicate keys, orphan rows, …).
     Plan(LogicalPlan),
+    /// The failing rows themselves, of which the check's query is the count (its only
+    /// value): on the local engine, with examples wanted, one pass over this plan gives
+    /// the count and the examples, instead of a count query and then an examples query.
+    CountedPlan(LogicalPlan),
 }
 
 /// A check turned into work for the engine.
