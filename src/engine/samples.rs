@@ -110,6 +110,29 @@ impl SampleCollector {
         if rows.num_rows() == 0 || self.limit == 0 {
             return Ok(());
         }
+        // Once `limit` rows are kept, a row whose first ordering value sorts after the worst
+        // kept row's cannot enter: one vectorised comparison drops those before the sort
+        // (a check failing on most rows otherwise sorted every failing row of every batch).
+        let narrowed;
+        let mask = match self.first_key_bound(check)? {
+            // A type the comparison kernel does not order (an interval) is not narrowed.
+            Some(bound) => datafusion::arrow::compute::kernels::cmp::lt_eq(
+                &canonical(rows.column(self.keys[0]))?,
+                &datafusion::arrow::array::Scalar::new(bound),
+            )
+            .ok(),
+            None => None,
+        };
+        let rows = match mask {
+            Some(mask) => {
+                narrowed = datafusion::arrow::compute::filter_record_batch(rows, &mask)?;
+                if narrowed.num_rows() == 0 {
+                    return Ok(());
+                }
+                &narrowed
+            }
+            None => rows,
+        };
         // The batch's own first `limit` rows, then a merge with what is kept.
         let candidates = if self.keys.is_empty() {
             rows.slice(0, rows.num_rows().min(self.limit))
@@ -149,6 +172,28 @@ impl SampleCollector {
             entry.truncate(self.limit);
         }
         Ok(())
+    }
+
+    /// The first ordering value of the worst row kept for `check`, once `limit` rows are
+    /// kept and that value is not NULL (NULLs sort last: below a NULL, any row may enter).
+    fn first_key_bound(&self, check: usize) -> Result<Option<ArrayRef>> {
+        let Some(&first) = self.keys.first() else {
+            return Ok(None);
+        };
+        let kept = self.kept.lock().map_err(|_| {
+            datafusion::error::DataFusionError::Internal("sample collector poisoned".into())
+        })?;
+        let Some(entry) = kept.get(&check).filter(|e| e.len() >= self.limit) else {
+            return Ok(None);
+        };
+        let Some((_, worst)) = entry.last() else {
+            return Ok(None);
+        };
+        let value = worst.column(first);
+        if value.is_null(0) {
+            return Ok(None);
+        }
+        Ok(Some(canonical(value)?))
     }
 
     /// The examples kept for predicate `check`, first first; None if it had no failing row
@@ -197,5 +242,83 @@ mod tests {
         assert_eq!(ids(&one), vec!["a", "c", "d"]);
         assert_eq!(ids(&one), ids(&two));
         assert!(one.take(1).is_none());
+    }
+
+    /// The kept rows equal the first rows of all batches sorted together, with ties on the
+    /// first column, NULLs, -0.0 and NaN: narrowing by the worst kept row's first value
+    /// never drops a row that belongs.
+    #[test]
+    fn narrowing_keeps_exactly_the_first_rows_of_a_full_sort() {
+        use datafusion::arrow::array::Float64Array;
+        let mut rng = crate::sample::Rng::new(7);
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new("x", DataType::Float64, true),
+            datafusion::arrow::datatypes::Field::new("n", DataType::Int64, true),
+        ]));
+        for limit in [1, 3, 5] {
+            let collector = SampleCollector::new(schema.clone(), limit).unwrap();
+            let mut all = Vec::new();
+            for _ in 0..20 {
+                let rows = 1 + rng.below(30) as usize;
+                let x: Vec<Option<f64>> = (0..rows)
+                    .map(|_| match rng.below(8) {
+                        0 => None,
+                        1 => Some(-0.0),
+                        2 => Some(f64::NAN),
+                        _ => Some(rng.below(6) as f64 - 2.0),
+                    })
+                    .collect();
+                let n: Vec<Option<i64>> = (0..rows)
+                    .map(|_| (!rng.chance(0.1)).then(|| rng.below(50) as i64))
+                    .collect();
+                let b = RecordBatch::try_new(
+                    schema.clone(),
+                    vec![
+                        Arc::new(Float64Array::from(x)) as ArrayRef,
+                        Arc::new(Int64Array::from(n)),
+                    ],
+                )
+                .unwrap();
+                collector.offer(0, &b).unwrap();
+                all.push(b);
+            }
+            let all = datafusion::arrow::compute::concat_batches(&schema, &all).unwrap();
+            let sort: Vec<SortColumn> = (0..2)
+                .map(|i| SortColumn {
+                    values: canonical(all.column(i)).unwrap(),
+                    options: Some(ORDER),
+                })
+                .collect();
+            let order = lexsort_to_indices(&sort, Some(limit)).unwrap();
+            let expected = take_record_batch(&all, &order).unwrap();
+            let kept =
+                datafusion::arrow::compute::concat_batches(&schema, &collector.take(0).unwrap())
+                    .unwrap();
+            let canon = |b: &RecordBatch| -> Vec<String> {
+                let x = canonical(b.column(0)).unwrap();
+                (0..b.num_rows())
+                    .map(|i| {
+                        format!(
+                            "{:?}/{:?}",
+                            x.as_any()
+                                .downcast_ref::<Float64Array>()
+                                .unwrap()
+                                .iter()
+                                .nth(i)
+                                .unwrap()
+                                .map(f64::to_bits),
+                            b.column(1)
+                                .as_any()
+                                .downcast_ref::<Int64Array>()
+                                .unwrap()
+                                .iter()
+                                .nth(i)
+                                .unwrap()
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(canon(&kept), canon(&expected), "limit {limit}");
+        }
     }
 }
