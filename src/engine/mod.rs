@@ -604,7 +604,8 @@ pub async fn execute_with_progress(
     (dataset_results, checks)
 }
 
-fn status_of(outcome: &Outcome, severity: Severity) -> Status {
+/// A judged check's status: pass, or fail / warn by its severity.
+pub fn status_of(outcome: &Outcome, severity: Severity) -> Status {
     match (outcome.passed, severity) {
         (true, _) => Status::Pass,
         (false, Severity::Warn) => Status::Warn,

@@ -18,10 +18,7 @@ use datafusion::logical_expr::{Expr, Operator, binary_expr};
 use serde::Deserialize;
 
 use super::schema_of;
-use super::{
-    CompileContext, Compiled, Placement, Rule, RuleKind, as_u64, count_if, failed_rows_outcome,
-    parse_as,
-};
+use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as};
 
 pub const KIND: RuleKind = RuleKind {
     name: "columns_equal",
@@ -67,17 +64,7 @@ impl Rule for ColumnsEqual {
         // IS DISTINCT FROM: one NULL differs, two NULLs do not.
         let failing: Expr = binary_expr(left.clone(), Operator::IsDistinctFrom, right.clone());
         let checked: Expr = left.is_not_null().or(right.is_not_null());
-        let mut compiled = super::row_level(failing, cx.thresholds)?;
-        compiled.measures[1] = count_if(checked)?;
-        let thresholds = cx.thresholds;
-        compiled.judge = Box::new(move |o| {
-            failed_rows_outcome(
-                as_u64(o.measures.first()),
-                as_u64(o.measures.get(1)),
-                thresholds,
-            )
-        });
-        Ok(compiled)
+        super::judged_where(failing, checked, cx.thresholds)
     }
 }
 

@@ -214,14 +214,7 @@ impl Rule for Distribution {
             self.epsilon.unwrap_or(1e-4),
         );
         let o = self.outcome(statistic, &c.threshold, Some(&observed));
-        c.status = if o.passed {
-            Status::Pass
-        } else {
-            match c.severity {
-                crate::config::rules::Severity::Error => Status::Fail,
-                crate::config::rules::Severity::Warn => Status::Warn,
-            }
-        };
+        c.status = crate::engine::status_of(&o, c.severity);
         c.observed = o.observed;
         c.rows_checked = o.rows_checked;
         let against = format!(
@@ -405,18 +398,21 @@ impl Distribution {
                 if rule.reference.previous_runs.is_some() {
                     return rule.counted_for_history(o.query, &threshold);
                 }
-                let result = match rule.test {
-                    Test::Ks => Ok(Statistic {
-                        value: super::as_f64(o.query.first()).unwrap_or(f64::NAN),
-                        p_value: None,
-                        sizes: (super::as_u64(o.query.get(1)), super::as_u64(o.query.get(2))),
-                        unexpected: vec![],
-                    }),
-                    Test::ChiSquare | Test::Psi => rule.categorical(o.query),
-                };
-                let counts =
-                    (rule.test != Test::Ks).then(|| pairs(o.query.first(), o.query.get(1)));
-                rule.outcome(result, &threshold, counts.as_ref())
+                match rule.test {
+                    Test::Ks => {
+                        let ks = Statistic {
+                            value: super::as_f64(o.query.first()).unwrap_or(f64::NAN),
+                            p_value: None,
+                            sizes: (super::as_u64(o.query.get(1)), super::as_u64(o.query.get(2))),
+                            unexpected: vec![],
+                        };
+                        rule.outcome(Ok(ks), &threshold, None)
+                    }
+                    Test::ChiSquare | Test::Psi => {
+                        let (result, counts) = rule.categorical(o.query);
+                        rule.outcome(result, &threshold, Some(&counts))
+                    }
+                }
             }),
         }
     }
@@ -437,8 +433,12 @@ impl Distribution {
         parts.join(", ")
     }
 
-    /// Chi-square or PSI from the grouped counts of the data (and of the reference dataset).
-    fn categorical(&self, row: &[datafusion::common::ScalarValue]) -> Result<Statistic, String> {
+    /// Chi-square or PSI from the grouped counts of the data (and of the reference
+    /// dataset), with the data's counts.
+    fn categorical(
+        &self,
+        row: &[datafusion::common::ScalarValue],
+    ) -> (Result<Statistic, String>, BTreeMap<String, u64>) {
         let observed = pairs(row.first(), row.get(1));
         let reference: BTreeMap<String, f64> = match &self.reference.frequencies {
             Some(f) => f.clone(),
@@ -447,12 +447,13 @@ impl Distribution {
                 .map(|(k, n)| (k, n as f64))
                 .collect(),
         };
-        categorical_statistic(
+        let statistic = categorical_statistic(
             self.test,
             &observed,
             &reference,
             self.epsilon.unwrap_or(1e-4),
-        )
+        );
+        (statistic, observed)
     }
 
     /// This run's category counts, to be judged against earlier runs once the history is
@@ -507,16 +508,7 @@ impl Distribution {
     ) -> Outcome {
         let s = match result {
             Ok(s) => s,
-            Err(message) => {
-                return Outcome {
-                    passed: false,
-                    observed: serde_json::Value::Null,
-                    threshold: threshold.to_string(),
-                    failed_rows: None,
-                    rows_checked: None,
-                    message: Some(message),
-                };
-            }
+            Err(message) => return Outcome::unjudged(threshold, message),
         };
         let passed = !s.value.is_nan()
             && self.max_statistic.is_none_or(|m| s.value <= m)

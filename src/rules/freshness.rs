@@ -92,16 +92,10 @@ fn judge(
     what: &str,
 ) -> Outcome {
     let Some(newest) = newest else {
-        return Outcome {
-            passed: false,
-            observed: serde_json::Value::Null,
-            threshold: threshold.to_string(),
-            failed_rows: None,
-            rows_checked: None,
-            message: Some(format!(
-                "no {what} to judge: the dataset has no data in scope"
-            )),
-        };
+        return Outcome::unjudged(
+            threshold,
+            format!("no {what} to judge: the dataset has no data in scope"),
+        );
     };
     let age = (as_of - newest).to_std().unwrap_or_default();
     Outcome {

@@ -418,6 +418,19 @@ pub struct Outcome {
 pub type Judge = Box<dyn Fn(&Observed<'_>) -> Outcome + Send + Sync>;
 
 impl Outcome {
+    /// A check that could not be judged (no data, an impossible statistic): a failure
+    /// with `message`, nothing observed.
+    pub fn unjudged(threshold: &str, message: String) -> Outcome {
+        Outcome {
+            passed: false,
+            observed: serde_json::Value::Null,
+            threshold: threshold.to_string(),
+            failed_rows: None,
+            rows_checked: None,
+            message: Some(message),
+        }
+    }
+
     /// The stand-in result of a history check until the history judges it.
     pub fn judged_later() -> Outcome {
         Outcome {
@@ -488,6 +501,16 @@ pub fn row_level(failing: Expr, thresholds: Thresholds) -> Result<Compiled, Stri
     judged_rows(failing, None, thresholds)
 }
 
+/// [`row_level`] for a check that judges only the rows where `checked` holds (both
+/// columns of a pair present, every term of a sum present): those are its rows checked.
+pub fn judged_where(
+    failing: Expr,
+    checked: Expr,
+    thresholds: Thresholds,
+) -> Result<Compiled, String> {
+    judged_rows(failing, Some(checked), thresholds)
+}
+
 /// [`row_level`] for a check that judges a column's values (`range`, `pattern`, `length`,
 /// `accepted_values`): the rows checked — the denominator of `max_failed_fraction` and of
 /// the failed fraction in the report — are the rows where `column` is not NULL, as for
@@ -497,16 +520,17 @@ pub fn value_level(
     column: Expr,
     thresholds: Thresholds,
 ) -> Result<Compiled, String> {
-    judged_rows(failing, Some(column), thresholds)
+    judged_rows(failing, Some(column.is_not_null()), thresholds)
 }
 
+/// Failing rows over the rows where `checked` holds (every row when None).
 fn judged_rows(
     failing: Expr,
-    column: Option<Expr>,
+    checked: Option<Expr>,
     thresholds: Thresholds,
 ) -> Result<Compiled, String> {
-    let checked = match column {
-        Some(c) => count_if(c.is_not_null())?,
+    let checked = match checked {
+        Some(c) => count_if(c)?,
         None => count(lit(1i64)),
     };
     let measures = vec![count_if(failing.clone())?, checked];

@@ -21,10 +21,7 @@ use datafusion::logical_expr::{Expr, cast, lit};
 use serde::Deserialize;
 
 use super::schema_of;
-use super::{
-    CompileContext, Compiled, Placement, Rule, RuleKind, as_u64, count_if, failed_rows_outcome,
-    parse_as,
-};
+use super::{CompileContext, Compiled, Placement, Rule, RuleKind, parse_as};
 
 pub const KIND: RuleKind = RuleKind {
     name: "sum_equals",
@@ -123,17 +120,7 @@ impl Rule for SumEquals {
             )
         };
         let failing = all_present.clone().and(failing);
-        let mut compiled = super::row_level(failing, cx.thresholds)?;
-        compiled.measures[1] = count_if(all_present)?;
-        let thresholds = cx.thresholds;
-        compiled.judge = Box::new(move |o| {
-            failed_rows_outcome(
-                as_u64(o.measures.first()),
-                as_u64(o.measures.get(1)),
-                thresholds,
-            )
-        });
-        Ok(compiled)
+        super::judged_where(failing, all_present, cx.thresholds)
     }
 }
 

@@ -20,10 +20,7 @@ use datafusion::logical_expr::{Expr, lit};
 use serde::Deserialize;
 
 use super::schema_of;
-use super::{
-    CompileContext, Compiled, Placement, Rule, RuleKind, as_u64, count_if, failed_rows_outcome,
-    literal_for, parse_as,
-};
+use super::{CompileContext, Compiled, Placement, Rule, RuleKind, literal_for, parse_as};
 
 pub const KIND: RuleKind = RuleKind {
     name: "value_pairs",
@@ -87,17 +84,7 @@ impl Rule for ValuePairs {
         // Rows with a NULL make the comparison NULL, hence not failing; `both` says so
         // explicitly for the denominator.
         let failing = both.clone().and(datafusion::logical_expr::not(any_allowed));
-        let mut compiled = super::row_level(failing, cx.thresholds)?;
-        compiled.measures[1] = count_if(both)?;
-        let thresholds = cx.thresholds;
-        compiled.judge = Box::new(move |o| {
-            failed_rows_outcome(
-                as_u64(o.measures.first()),
-                as_u64(o.measures.get(1)),
-                thresholds,
-            )
-        });
-        Ok(compiled)
+        super::judged_where(failing, both, cx.thresholds)
     }
 }
 

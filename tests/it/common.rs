@@ -182,6 +182,27 @@ pub fn python() -> String {
     std::env::var("DQ_TEST_PYTHON").expect("DQ_TEST_PYTHON is not set: run through `make test`")
 }
 
+/// Runs the Python generator `script` (a path under the repository) with `args` and
+/// `--out DIR`; returns DIR and the `expected.json` it wrote there.
+pub fn generated(script: &str, args: &[&str]) -> (tempfile::TempDir, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new(python())
+        .arg(repo().join(script))
+        .args(args)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{script} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let expected =
+        serde_json::from_slice(&std::fs::read(dir.path().join("expected.json")).unwrap()).unwrap();
+    (dir, expected)
+}
+
 /// Writes the delta-rs tables of `tests/delta/write_tables.py` under `lake`; returns what
 /// delta-rs read from them.
 pub fn write_delta_tables(lake: &Path) -> serde_json::Value {

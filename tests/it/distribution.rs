@@ -4,7 +4,7 @@
 //! `scipy.stats.chisquare`'s, and its PSI equals the formula computed in Python — each to
 //! 1e-9 — and a resample of the reference passes while a shifted distribution fails.
 
-use crate::common::{dq, python, repo};
+use crate::common::{dq, generated};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
@@ -13,20 +13,10 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 #[ignore = "needs the pyarrow and SciPy that `make test` installs"]
 fn statistics_equal_scipy_and_shifts_fail() {
-    let dir = tempfile::tempdir().unwrap();
-    let made = std::process::Command::new(python())
-        .arg(repo().join("tests/differential/distributions.py"))
-        .args(["--seed", "20261202", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    let (dir, expected) = generated(
+        "tests/differential/distributions.py",
+        &["--seed", "20261202"],
     );
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("expected.json")).unwrap()).unwrap();
     let run = dq(dir.path(), &["validate", "--format", "json"]);
     assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
     let report = run.json();

@@ -9,7 +9,7 @@
 //! CI runs a fixed seed; `make fuzz` runs a random seed and many more cases
 //! (`DQ_FUZZ_SEED`, `DQ_FUZZ_CASES`), and prints the seed of any mismatch.
 
-use crate::common::{dq, repo};
+use crate::common::dq;
 
 use crate::common::python;
 
@@ -43,21 +43,10 @@ fn counts_equal_duckdb_on_files_written_by_pyarrow_and_duckdb() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(6);
-    let dir = tempfile::tempdir().unwrap();
-    let made = std::process::Command::new(python())
-        .arg(repo().join("tests/differential/adversarial.py"))
-        .args(["--seed", &seed.to_string(), "--cases", &cases.to_string()])
-        .arg("--out")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "the generator failed (seed {seed}):\n{}",
-        String::from_utf8_lossy(&made.stderr)
+    let (dir, expected) = crate::common::generated(
+        "tests/differential/adversarial.py",
+        &["--seed", &seed.to_string(), "--cases", &cases.to_string()],
     );
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("expected.json")).unwrap()).unwrap();
     let run = dq(dir.path(), &["validate", "--format", "json"]);
     assert!(
         run.code == 0 || run.code == 1,
