@@ -302,10 +302,22 @@ async fn increasing(session: &SessionContext, plan: LogicalPlan) -> Result<Optio
     Ok(Some(rows))
 }
 
+/// Hashes are spread over this many buckets by their top bits, so that finding the
+/// repeated ones works on one cache-sized bucket at a time.
+const BUCKET_BITS: u32 = 10;
+
+/// One partition's key hashes, by bucket.
+type Buckets = Vec<Vec<u64>>;
+
 /// The rows hashed and the hashes that repeat within or across partitions; None when the
-/// hash sets do not fit. The sets are accounted in the session's memory pool: when
+/// hashes do not fit. The hashes are accounted in the session's memory pool: when
 /// `--memory-limit` leaves no room, the pass gives up and the grouped query (which spills
 /// to disk) decides.
+///
+/// Each partition appends its hashes to buckets by their top bits (sequential writes,
+/// 8 bytes a row); then each bucket, across partitions, goes through a set small enough
+/// to stay in cache. One set of every hash of the dataset cost a cache miss per row and
+/// more than twice the memory.
 async fn hashed(
     session: &SessionContext,
     plan: LogicalPlan,
@@ -319,56 +331,127 @@ async fn hashed(
                 datafusion::execution::memory_pool::MemoryConsumer::new("dq unique hashes")
                     .register(&pool);
             tokio::spawn(async move {
-                let mut seen: HashSet = Default::default();
-                let mut repeated: HashSet = Default::default();
+                let mut buckets: Buckets = vec![Vec::new(); 1 << BUCKET_BITS];
                 let mut rows = 0u64;
                 let mut hashes = Vec::new();
                 while let Some(batch) = stream.next().await {
                     let batch = batch.map_err(df_err)?;
                     key_hashes(&batch, &mut hashes)?;
                     rows += batch.num_rows() as u64;
-                    // A hash set slot costs about 9 bytes; growth doubles the table.
-                    let wanted = (seen.len() + hashes.len()) * 18;
+                    // 8 bytes a hash, and up to as much again while a bucket grows.
+                    let wanted = rows as usize * 16;
                     if wanted > reservation.size()
                         && reservation.try_grow(wanted - reservation.size()).is_err()
                     {
                         tracing::debug!(
-                            keys = seen.len(),
+                            rows,
                             "unique: memory limit reached, leaving it to the grouped pass"
                         );
                         return Ok(None);
                     }
-                    seen.reserve(hashes.len());
                     for h in &hashes {
-                        if !seen.insert(*h) {
-                            repeated.insert(*h);
-                        }
+                        buckets[(h >> (64 - BUCKET_BITS)) as usize].push(*h);
                     }
                 }
-                Ok::<_, String>(Some((seen, repeated, rows)))
+                Ok::<_, String>(Some((buckets, rows, reservation)))
             })
         })
         .collect();
-    let mut sets = Vec::new();
+    let mut partitions = Vec::new();
+    let mut reservations = Vec::new();
+    let mut rows = 0;
     for t in tasks {
         match t.await.map_err(|e| e.to_string())?? {
-            Some(found) => sets.push(found),
+            Some((buckets, n, reservation)) => {
+                partitions.push(buckets);
+                rows += n;
+                reservations.push(reservation);
+            }
             None => return Ok(None),
         }
     }
-    sets.sort_by_key(|(s, _, _)| std::cmp::Reverse(s.len()));
-    let rows = sets.iter().map(|(_, _, r)| r).sum();
-    let mut repeated: HashSet = Default::default();
-    for (_, r, _) in &sets {
-        repeated.extend(r.iter().copied());
-    }
-    // Across partitions: a hash in two partitions' sets repeats too.
-    for (i, (small, _, _)) in sets.iter().enumerate().skip(1) {
-        for h in small {
-            if sets[..i].iter().any(|(big, _, _)| big.contains(h)) {
-                repeated.insert(*h);
+    let repeated = repeated_hashes(&partitions);
+    drop(reservations);
+    Ok(Some((rows, repeated)))
+}
+
+/// The hashes that occur more than once in `partitions`, bucket by bucket, on as many
+/// threads as the machine has.
+fn repeated_hashes(partitions: &[Buckets]) -> HashSet {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let buckets = 1usize << BUCKET_BITS;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                scope.spawn(move || {
+                    let mut repeated: HashSet = Default::default();
+                    let mut seen: HashSet = Default::default();
+                    for b in (w..buckets).step_by(workers) {
+                        seen.clear();
+                        let len = partitions.iter().map(|p| p[b].len()).sum::<usize>();
+                        seen.reserve(len.min(1 << 20));
+                        for p in partitions {
+                            for h in &p[b] {
+                                // The top bits are the bucket's, the same for every hash in
+                                // it, and the set takes its tag from the top bits: with the
+                                // halves swapped, tag and slot both come from spread bits.
+                                if !seen.insert(h.rotate_left(32)) {
+                                    repeated.insert(*h);
+                                }
+                            }
+                        }
+                    }
+                    repeated
+                })
+            })
+            .collect();
+        let mut all: HashSet = Default::default();
+        for h in handles {
+            all.extend(h.join().expect("a bucket worker panicked"));
+        }
+        all
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::Rng;
+
+    #[test]
+    fn repeated_hashes_are_found_within_and_across_partitions() {
+        let mut rng = Rng::new(5);
+        for partitions in [1usize, 2, 3] {
+            let mut all: Vec<u64> = Vec::new();
+            let mut split: Vec<Buckets> = (0..partitions)
+                .map(|_| vec![Vec::new(); 1 << BUCKET_BITS])
+                .collect();
+            for i in 0..60_000 {
+                // Mostly fresh hashes; some repeat earlier ones (possibly from another
+                // partition); some share a bucket's top bits, and one value fills a bucket.
+                let h = match rng.below(20) {
+                    0 if !all.is_empty() => all[rng.below(all.len() as u64) as usize],
+                    1 => (7u64 << (64 - BUCKET_BITS)) | rng.below(1000),
+                    2 => 42,
+                    _ => rng.below(u64::MAX),
+                };
+                all.push(h);
+                split[i % partitions][(h >> (64 - BUCKET_BITS)) as usize].push(h);
             }
+            let mut counts: std::collections::HashMap<u64, u32> = Default::default();
+            for h in &all {
+                *counts.entry(*h).or_default() += 1;
+            }
+            let mut want: Vec<u64> = counts
+                .into_iter()
+                .filter(|(_, n)| *n > 1)
+                .map(|(h, _)| h)
+                .collect();
+            let mut got: Vec<u64> = repeated_hashes(&split).into_iter().collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert!(want.len() > 100, "{}", want.len());
+            assert_eq!(got, want, "{partitions} partitions");
         }
     }
-    Ok(Some((rows, repeated)))
 }
