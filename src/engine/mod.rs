@@ -28,6 +28,7 @@ pub mod count_true;
 pub mod dataset;
 pub mod delta;
 pub mod delta_table;
+pub mod exact_sum;
 pub mod file_list;
 pub mod footers;
 pub mod formats;

@@ -41,6 +41,8 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{self as phys, BinaryExpr, IsNotNullExpr, IsNullExpr};
 use datafusion::physical_expr::utils::collect_columns;
 
+mod pairs;
+
 pub const NAME: &str = "dq_row_checks";
 
 /// At most this many distinct values per batch for the distinct-values path.
@@ -121,7 +123,9 @@ pub fn call(
     let mut checks = simplified
         .into_iter()
         .map(|p| {
-            let expr = super::formats::rewrite(state.create_physical_expr(p, &arg_schema)?)?;
+            let expr =
+                super::formats::rewrite(state.create_physical_expr(p, &arg_schema)?, &schema)?;
+            let expr = super::exact_sum::rewrite(expr, &schema)?;
             Check::new(expr, &schema)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -216,6 +220,9 @@ struct Check {
     /// rewritten to read it as the only column of a batch of distinct values.
     distinct_column: Option<usize>,
     on_distinct: Option<(SchemaRef, Arc<dyn PhysicalExpr>)>,
+    /// When the predicate reads two string columns: those columns, and the predicate
+    /// rewritten to read them as columns 0 and 1 of a batch of distinct pairs.
+    on_pair: Option<([usize; 2], SchemaRef, Arc<dyn PhysicalExpr>)>,
 }
 
 impl Check {
@@ -246,11 +253,34 @@ impl Check {
             }
             _ => (None, None),
         };
+        let mut read: Vec<usize> = columns.iter().map(|c| c.index()).collect();
+        read.sort_unstable();
+        let on_pair = match read[..] {
+            [a, b]
+                if is_string(schema.field(a).data_type())
+                    && is_string(schema.field(b).data_type()) =>
+            {
+                let renumbered = Arc::clone(&expr)
+                    .transform(|e| match e.downcast_ref::<phys::Column>() {
+                        Some(col) => Ok(Transformed::yes(Arc::new(phys::Column::new(
+                            col.name(),
+                            usize::from(col.index() == b),
+                        ))
+                            as Arc<dyn PhysicalExpr>)),
+                        None => Ok(Transformed::no(e)),
+                    })?
+                    .data;
+                let fields = [a, b].map(|i| schema.field(i).clone().with_nullable(true));
+                Some(([a, b], Arc::new(Schema::new(fields.to_vec())), renumbered))
+            }
+            _ => None,
+        };
         Ok(Check {
             expr,
             guard,
             distinct_column,
             on_distinct,
+            on_pair,
         })
     }
 }
@@ -305,6 +335,7 @@ impl AggregateUDFImpl for RowChecks {
                 .map(|_| ValueIds::default())
                 .collect(),
             memo: vec![(Vec::new(), None); self.plan.checks.len()],
+            pair_memo: vec![pairs::PairMemo::default(); self.plan.checks.len()],
         }))
     }
 
@@ -326,6 +357,8 @@ struct Counts {
     seen: Vec<ValueIds>,
     /// Per check: its result for each value number, and for NULL (None: not evaluated yet).
     memo: Vec<(Vec<Option<bool>>, Option<bool>)>,
+    /// Per check over two string columns: its result for pairs of value numbers.
+    pair_memo: Vec<pairs::PairMemo>,
 }
 
 /// Numbers for the distinct values of one column across batches, so that a predicate is
@@ -368,12 +401,15 @@ impl Accumulator for Counts {
         )?;
         let mut stats = BatchStats::new(values);
         let mut distinct: Vec<Option<Option<Distinct>>> = vec![None; values.len()];
-        for (k, ((check, count), memo)) in self
+        // The distinct pairs of two columns, found once per batch for every check on them.
+        let mut pairs_of: Vec<([usize; 2], Option<pairs::Pairs>)> = Vec::new();
+        for (k, (((check, count), memo), pair_memo)) in self
             .plan
             .checks
             .iter()
             .zip(self.counts.0.iter_mut())
             .zip(self.memo.iter_mut())
+            .zip(self.pair_memo.iter_mut())
             .enumerate()
         {
             if check
@@ -385,16 +421,49 @@ impl Accumulator for Counts {
             }
             let mut evaluated = None;
             let added = 'count: {
+                if let Some((columns, schema, expr)) = &check.on_pair
+                    && columns
+                        .iter()
+                        .all(|c| self.many_distinct[*c] < GIVE_UP_AFTER)
+                {
+                    for &c in columns {
+                        find_distinct(
+                            &mut distinct,
+                            c,
+                            values,
+                            &mut self.seen,
+                            &mut self.many_distinct,
+                        );
+                    }
+                    if let (Some(Some(first)), Some(Some(second))) =
+                        (&distinct[columns[0]], &distinct[columns[1]])
+                    {
+                        let at = match pairs_of.iter().position(|(c, _)| c == columns) {
+                            Some(at) => at,
+                            None => {
+                                pairs_of.push((*columns, pairs::Pairs::of(first, second)));
+                                pairs_of.len() - 1
+                            }
+                        };
+                        if let Some(found) = &pairs_of[at].1 {
+                            let (n, holds) = found.truth(first, second, schema, expr, pair_memo)?;
+                            if n > 0 && self.plan.sampling.is_some() {
+                                evaluated = Some(found.row_mask(&holds));
+                            }
+                            break 'count n;
+                        }
+                    }
+                }
                 if let Some(c) = check.distinct_column
                     && self.many_distinct[c] < GIVE_UP_AFTER
                 {
-                    if distinct[c].is_none() {
-                        let found = Distinct::of(&values[c], &mut self.seen[c]);
-                        if found.is_none() {
-                            self.many_distinct[c] += 1;
-                        }
-                        distinct[c] = Some(found);
-                    }
+                    find_distinct(
+                        &mut distinct,
+                        c,
+                        values,
+                        &mut self.seen,
+                        &mut self.many_distinct,
+                    );
                     if let (Some(Some(d)), Some((schema, expr))) =
                         (&distinct[c], &check.on_distinct)
                     {
@@ -423,9 +492,7 @@ impl Accumulator for Counts {
                     None => check.expr.evaluate(&batch)?.into_array(rows)?,
                 };
                 if let Some(mask) = mask.as_boolean_opt() {
-                    let shown = batch.project(positions)?;
-                    let failing = datafusion::arrow::compute::filter_record_batch(&shown, mask)?;
-                    collector.offer(k, &failing)?;
+                    collector.offer_where(k, &batch.project(positions)?, Some(mask))?;
                 }
             }
         }
@@ -447,12 +514,34 @@ impl Accumulator for Counts {
 
     fn size(&self) -> usize {
         let remembered: usize = self.seen.iter().map(|s| s.bytes).sum();
-        let memos: usize = self.memo.iter().map(|(m, _)| m.capacity()).sum();
+        let memos: usize = self.memo.iter().map(|(m, _)| m.capacity()).sum::<usize>()
+            + self
+                .pair_memo
+                .iter()
+                .map(|m| m.capacity() * 16)
+                .sum::<usize>();
         std::mem::size_of_val(self)
             + self.counts.size()
             + self.many_distinct.capacity() * 4
             + remembered
             + memos
+    }
+}
+
+/// Finds column `c`'s distinct values in the batch (`values`), unless already found.
+fn find_distinct(
+    distinct: &mut [Option<Option<Distinct>>],
+    c: usize,
+    values: &[ArrayRef],
+    seen: &mut [ValueIds],
+    many_distinct: &mut [u32],
+) {
+    if distinct[c].is_none() {
+        let found = Distinct::of(&values[c], &mut seen[c]);
+        if found.is_none() {
+            many_distinct[c] += 1;
+        }
+        distinct[c] = Some(found);
     }
 }
 
@@ -518,14 +607,16 @@ impl Distinct {
             .iter()
             .enumerate()
             .any(|(i, h)| *h && strings.is_null(i));
-        let mask = datafusion::arrow::array::BooleanArray::from_iter(self.rows.iter().map(|&r| {
-            Some(if r == NULL_ROW {
-                null_fails
-            } else {
-                holds[r as usize]
-            })
-        }));
-        Ok(Arc::new(mask))
+        let bits =
+            datafusion::arrow::buffer::BooleanBuffer::collect_bool(self.rows.len(), |i| match self
+                .rows[i]
+            {
+                NULL_ROW => null_fails,
+                r => holds[r as usize],
+            });
+        Ok(Arc::new(datafusion::arrow::array::BooleanArray::new(
+            bits, None,
+        )))
     }
 
     /// Rows of the batch for which `expr`, reading the distinct values as the only column
@@ -1083,6 +1174,16 @@ mod tests {
         "u = 'v7'",
         "u NOT IN ('v1', 'v2') OR u IS NULL",
         "s = 'abc' AND u LIKE 'v2%'",
+        // Regexes: compiled once inside the aggregate (see `formats`).
+        "u ~ '^v[12]'",
+        "s !~* '^AB[cd]'",
+        "u ~ '[0-9]{2}$' OR i > 5",
+        // Two string columns: the distinct-pairs path (value_pairs compiles to the CASE).
+        "NOT (CASE s WHEN 'abc' THEN u IN ('v1', 'v2') WHEN 'xyz' THEN u = 'v3' ELSE false END)",
+        "s IS NOT NULL AND u IS NOT NULL AND NOT (CASE u WHEN 'v4' THEN s = 'é' ELSE false END)",
+        "s = u OR (s IS NULL AND u IS NOT NULL)",
+        "s < u",
+        "concat(s, u) = 'abcv1'",
         "r > 5",
         "r IS NULL",
         "CAST(NULL AS BOOLEAN)",
@@ -1195,6 +1296,35 @@ mod tests {
             for p in ["s NOT IN ('abc')", "u LIKE 'v1%'"] {
                 let (got, expected) = counts(&ctx, &[p, p]).await;
                 assert_eq!(got, expected, "seed {seed}: {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn predicates_over_two_string_columns_take_the_pair_path() {
+        let schema = Schema::new(vec![
+            Field::new("s", DataType::Utf8View, true),
+            Field::new("u", DataType::Utf8, true),
+            Field::new("i", DataType::Int32, true),
+        ]);
+        let df_schema = DFSchema::try_from(schema.clone()).unwrap();
+        let ctx = SessionContext::new();
+        for (sql, paired) in [
+            (
+                "NOT (CASE s WHEN 'a' THEN u IN ('x', 'y') ELSE false END)",
+                true,
+            ),
+            ("u < s", true),
+            ("s = 'a' AND i > 1", false),
+            ("s = 'a'", false),
+        ] {
+            let expr = ctx.parse_sql_expr(sql, &df_schema).unwrap();
+            let physical = ctx.create_physical_expr(expr, &df_schema).unwrap();
+            let check = Check::new(physical, &schema).unwrap();
+            assert_eq!(check.on_pair.is_some(), paired, "{sql}");
+            if let Some((columns, pair_schema, _)) = &check.on_pair {
+                assert_eq!(columns, &[0, 1], "{sql}");
+                assert_eq!(pair_schema.field(1).name(), "u", "{sql}");
             }
         }
     }

@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{SortColumn, SortOptions, lexsort_to_indices, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
@@ -107,32 +107,95 @@ impl SampleCollector {
 
     /// Offers the failing rows `rows` (columns as in [`Self::schema`]) of predicate `check`.
     pub fn offer(&self, check: usize, rows: &RecordBatch) -> Result<()> {
-        if rows.num_rows() == 0 || self.limit == 0 {
+        self.offer_where(check, rows, None)
+    }
+
+    /// Offers the rows of `batch` (columns as in [`Self::schema`]) where `failing` is true
+    /// (all of them without a mask) as failing rows of predicate `check`.
+    pub fn offer_where(
+        &self,
+        check: usize,
+        batch: &RecordBatch,
+        failing: Option<&BooleanArray>,
+    ) -> Result<()> {
+        if batch.num_rows() == 0 || self.limit == 0 {
             return Ok(());
         }
+        // A few failing rows (the usual case): their positions, then only their values.
+        if let Some(f) = failing {
+            let selected = f.true_count();
+            if selected == 0 {
+                return Ok(());
+            }
+            if selected * 16 < batch.num_rows() {
+                return self.offer_rows(check, batch, f);
+            }
+        }
         // Once `limit` rows are kept, a row whose first ordering value sorts after the worst
-        // kept row's cannot enter: one vectorised comparison drops those before the sort
-        // (a check failing on most rows otherwise sorted every failing row of every batch).
-        let narrowed;
-        let mask = match self.first_key_bound(check)? {
+        // kept row's cannot enter: one vectorised comparison of that column drops those
+        // before any other column is copied or sorted (a check failing on most rows
+        // otherwise copied and sorted every row of every batch).
+        let entering = match self.first_key_bound(check)? {
             // A type the comparison kernel does not order (an interval) is not narrowed.
             Some(bound) => datafusion::arrow::compute::kernels::cmp::lt_eq(
-                &canonical(rows.column(self.keys[0]))?,
+                &canonical(batch.column(self.keys[0]))?,
                 &datafusion::arrow::array::Scalar::new(bound),
             )
             .ok(),
             None => None,
         };
+        let mask = match (failing, entering) {
+            (Some(f), Some(e)) => Some(datafusion::arrow::compute::and(f, &e)?),
+            (Some(f), None) => Some(f.clone()),
+            (None, e) => e,
+        };
+        let narrowed;
         let rows = match mask {
             Some(mask) => {
-                narrowed = datafusion::arrow::compute::filter_record_batch(rows, &mask)?;
-                if narrowed.num_rows() == 0 {
+                if mask.true_count() == 0 {
                     return Ok(());
                 }
+                narrowed = datafusion::arrow::compute::filter_record_batch(batch, &mask)?;
                 &narrowed
             }
-            None => rows,
+            None => batch,
         };
+        self.merge(check, rows)
+    }
+
+    /// [`Self::offer_where`] for a sparse `failing` mask: the failing rows' positions are
+    /// taken first, and the first ordering column is read at those positions only, so a
+    /// batch with a handful of failing rows costs a handful of values, not a pass over every
+    /// column of the batch.
+    fn offer_rows(&self, check: usize, batch: &RecordBatch, failing: &BooleanArray) -> Result<()> {
+        use datafusion::arrow::array::UInt32Array;
+        use datafusion::arrow::compute::{filter, take};
+        // A NULL verdict is not failing: only valid true bits count.
+        let bits = match failing.nulls() {
+            Some(n) => failing.values() & n.inner(),
+            None => failing.values().clone(),
+        };
+        let mut positions = UInt32Array::from_iter_values(bits.set_indices().map(|i| i as u32));
+        if let Some(bound) = self.first_key_bound(check)? {
+            let first = canonical(&take(batch.column(self.keys[0]), &positions, None)?)?;
+            if let Ok(entering) = datafusion::arrow::compute::kernels::cmp::lt_eq(
+                &first,
+                &datafusion::arrow::array::Scalar::new(bound),
+            ) {
+                let kept = filter(&positions, &entering)?;
+                positions = kept
+                    .as_primitive::<datafusion::arrow::datatypes::UInt32Type>()
+                    .clone();
+            }
+        }
+        if positions.is_empty() {
+            return Ok(());
+        }
+        self.merge(check, &take_record_batch(batch, &positions)?)
+    }
+
+    /// Merges `rows` (failing rows of predicate `check`) into what it keeps.
+    fn merge(&self, check: usize, rows: &RecordBatch) -> Result<()> {
         // The batch's own first `limit` rows, then a merge with what is kept.
         let candidates = if self.keys.is_empty() {
             rows.slice(0, rows.num_rows().min(self.limit))
@@ -257,9 +320,13 @@ mod tests {
         ]));
         for limit in [1, 3, 5] {
             let collector = SampleCollector::new(schema.clone(), limit).unwrap();
+            // The same batches offered with a mask of failing rows (sparse or dense, with
+            // NULL verdicts), against the rows the mask selects offered unmasked.
+            let masked = SampleCollector::new(schema.clone(), limit).unwrap();
             let mut all = Vec::new();
-            for _ in 0..20 {
-                let rows = 1 + rng.below(30) as usize;
+            let mut selected = Vec::new();
+            for _ in 0..40 {
+                let rows = 1 + rng.below(200) as usize;
                 let x: Vec<Option<f64>> = (0..rows)
                     .map(|_| match rng.below(8) {
                         0 => None,
@@ -280,8 +347,23 @@ mod tests {
                 )
                 .unwrap();
                 collector.offer(0, &b).unwrap();
+                let density = [0.01, 0.05, 0.5, 1.0][rng.below(4) as usize];
+                let mask: BooleanArray = (0..rows)
+                    .map(|_| (!rng.chance(0.05)).then(|| rng.chance(density)))
+                    .collect();
+                masked.offer_where(0, &b, Some(&mask)).unwrap();
+                selected.push(datafusion::arrow::compute::filter_record_batch(&b, &mask).unwrap());
                 all.push(b);
             }
+            let plain = SampleCollector::new(schema.clone(), limit).unwrap();
+            for b in &selected {
+                plain.offer(0, b).unwrap();
+            }
+            let as_rows = |c: &SampleCollector| {
+                let kept = c.take(0).unwrap_or_default();
+                crate::engine::values::rows_as_json(&kept).unwrap()
+            };
+            assert_eq!(as_rows(&masked), as_rows(&plain), "masked, limit {limit}");
             let all = datafusion::arrow::compute::concat_batches(&schema, &all).unwrap();
             let sort: Vec<SortColumn> = (0..2)
                 .map(|i| SortColumn {
