@@ -40,20 +40,6 @@ impl fmt::Display for ExactIntSum {
     }
 }
 
-fn is_integer(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-    )
-}
-
 fn add_into<T: ArrowPrimitiveType>(sums: &mut [i128], part: &ArrayRef)
 where
     T::Native: Into<i128>,
@@ -129,7 +115,7 @@ fn exact_parts(
     }
     if let Some(c) = e.downcast_ref::<CastExpr>()
         && *c.cast_type() == EXACT
-        && is_integer(&c.expr().data_type(schema)?)
+        && c.expr().data_type(schema)?.is_integer()
     {
         return Ok(Some(vec![Arc::clone(c.expr())]));
     }

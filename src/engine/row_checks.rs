@@ -648,19 +648,9 @@ impl Distinct {
                 None,
             )?;
             let batch = RecordBatch::try_new(Arc::clone(schema), vec![values])?;
-            let result = expr.evaluate(&batch)?.into_array(pending.len())?;
-            let holds = match result.as_boolean_opt() {
-                Some(b) => Some(b),
-                None if result.data_type() == &DataType::Null => None,
-                None => {
-                    return internal_err!(
-                        "{NAME}: predicate is {}, not boolean",
-                        result.data_type()
-                    );
-                }
-            };
+            let holds = verdicts(&expr.evaluate(&batch)?.into_array(pending.len())?)?;
             for (j, slot) in pending.iter().enumerate() {
-                let t = holds.is_some_and(|h| h.is_valid(j) && h.value(j));
+                let t = holds[j];
                 truth[*slot as usize] = Some(t);
                 match self.ids[*slot as usize] {
                     Slot::Value(id) => {
@@ -683,6 +673,16 @@ impl Distinct {
             .map(|(_, w)| *w)
             .sum();
         Ok((n, holds))
+    }
+}
+
+/// Whether a predicate's result holds on each row; a NULL verdict (or a result of type
+/// NULL, from a predicate folded to NULL) does not.
+fn verdicts(result: &ArrayRef) -> Result<Vec<bool>> {
+    match result.as_boolean_opt() {
+        Some(b) => Ok((0..b.len()).map(|j| b.is_valid(j) && b.value(j)).collect()),
+        None if result.data_type() == &DataType::Null => Ok(vec![false; result.len()]),
+        None => internal_err!("{NAME}: predicate is {}, not boolean", result.data_type()),
     }
 }
 

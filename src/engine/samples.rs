@@ -135,13 +135,8 @@ impl SampleCollector {
         // kept row's cannot enter: one vectorised comparison of that column drops those
         // before any other column is copied or sorted (a check failing on most rows
         // otherwise copied and sorted every row of every batch).
-        let entering = match self.first_key_bound(check)? {
-            // A type the comparison kernel does not order (an interval) is not narrowed.
-            Some(bound) => datafusion::arrow::compute::kernels::cmp::lt_eq(
-                &canonical(batch.column(self.keys[0]))?,
-                &datafusion::arrow::array::Scalar::new(bound),
-            )
-            .ok(),
+        let entering = match self.keys.first() {
+            Some(&first) => self.may_enter(check, batch.column(first))?,
             None => None,
         };
         let mask = match (failing, entering) {
@@ -176,22 +171,33 @@ impl SampleCollector {
             None => failing.values().clone(),
         };
         let mut positions = UInt32Array::from_iter_values(bits.set_indices().map(|i| i as u32));
-        if let Some(bound) = self.first_key_bound(check)? {
-            let first = canonical(&take(batch.column(self.keys[0]), &positions, None)?)?;
-            if let Ok(entering) = datafusion::arrow::compute::kernels::cmp::lt_eq(
-                &first,
-                &datafusion::arrow::array::Scalar::new(bound),
-            ) {
-                let kept = filter(&positions, &entering)?;
-                positions = kept
-                    .as_primitive::<datafusion::arrow::datatypes::UInt32Type>()
-                    .clone();
-            }
+        if let Some(&first) = self.keys.first()
+            && let Some(entering) =
+                self.may_enter(check, &take(batch.column(first), &positions, None)?)?
+        {
+            let kept = filter(&positions, &entering)?;
+            positions = kept
+                .as_primitive::<datafusion::arrow::datatypes::UInt32Type>()
+                .clone();
         }
         if positions.is_empty() {
             return Ok(());
         }
         self.merge(check, &take_record_batch(batch, &positions)?)
+    }
+
+    /// Which values of `first` (the first ordering column of some rows) sort no later
+    /// than the worst row kept for `check`; None while any row may still enter, or for a
+    /// type the comparison kernel does not order (an interval).
+    fn may_enter(&self, check: usize, first: &ArrayRef) -> Result<Option<BooleanArray>> {
+        let Some(bound) = self.first_key_bound(check)? else {
+            return Ok(None);
+        };
+        Ok(datafusion::arrow::compute::kernels::cmp::lt_eq(
+            &canonical(first)?,
+            &datafusion::arrow::array::Scalar::new(bound),
+        )
+        .ok())
     }
 
     /// Merges `rows` (failing rows of predicate `check`) into what it keeps.

@@ -7,14 +7,14 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::common::{HashMap, Result, internal_err};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::{HashMap, Result};
 use datafusion::physical_expr::PhysicalExpr;
 
-use super::{Distinct, NAME, NULL_ROW, Slot};
+use super::{Distinct, NULL_ROW, Slot, verdicts};
 
 /// At most this many combinations of the two columns' distinct values per batch; beyond,
 /// the batch is evaluated row by row.
@@ -119,19 +119,9 @@ impl Pairs {
                 Arc::clone(schema),
                 vec![pick(first, |(a, _)| a)?, pick(second, |(_, b)| b)?],
             )?;
-            let result = expr.evaluate(&batch)?.into_array(pending.len())?;
-            let verdicts: Option<&BooleanArray> = match result.as_boolean_opt() {
-                Some(b) => Some(b),
-                None if result.data_type() == &DataType::Null => None,
-                None => {
-                    return internal_err!(
-                        "{NAME}: predicate is {}, not boolean",
-                        result.data_type()
-                    );
-                }
-            };
+            let verdicts = verdicts(&expr.evaluate(&batch)?.into_array(pending.len())?)?;
             for (j, &code) in pending.iter().enumerate() {
-                let t = verdicts.is_some_and(|v| v.is_valid(j) && v.value(j));
+                let t = verdicts[j];
                 holds[code as usize] = t;
                 if let Some(k) = key(code)
                     && memo.len() < MAX_REMEMBERED
